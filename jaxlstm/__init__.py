@@ -1,0 +1,25 @@
+"""jaxlstm: an exact, fast, readable LSTM for JAX."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from jaxlstm import interop
+from jaxlstm.cell import LSTMState, lstm_step
+from jaxlstm.params import CellParams, LSTMParams, init, init_cell
+from jaxlstm.sequence import lstm
+
+try:
+    __version__ = version("jaxlstm")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "CellParams",
+    "LSTMParams",
+    "LSTMState",
+    "__version__",
+    "init",
+    "init_cell",
+    "interop",
+    "lstm",
+    "lstm_step",
+]

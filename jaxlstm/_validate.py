@@ -1,0 +1,202 @@
+"""Up-front checks of what a user passes to :func:`jaxlstm.lstm`.
+
+Every check reads only shapes and dtypes (and the values of ``seq_lengths`` when they are
+concrete), so it runs once at trace time and costs nothing inside ``jit``. Each error names the
+argument, the expected and the actual value, and the likely fix.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from jaxlstm.cell import LSTMState
+from jaxlstm.params import CellParams, LSTMParams
+
+
+def as_stack(params: object) -> LSTMParams:
+    """Return ``params`` as a validated ``LSTMParams``; a lone ``CellParams`` is a 1-layer stack."""
+    if isinstance(params, CellParams):
+        params = LSTMParams(layers=((params,),))
+    if not isinstance(params, LSTMParams):
+        raise TypeError(
+            f"params must be the LSTMParams of jaxlstm.init or the CellParams of "
+            f"jaxlstm.init_cell; got {type(params).__name__}. Hint: to bring weights from "
+            "PyTorch, use jaxlstm.interop.from_torch(state_dict)."
+        )
+    if not params.layers or any(len(layer) not in (1, 2) for layer in params.layers):
+        directions = [len(layer) for layer in params.layers]
+        raise ValueError(
+            "params.layers must hold at least one layer of 1 or 2 directions (forward, "
+            f"backward); got {len(params.layers)} layers with directions {directions}."
+        )
+    directions = params.num_directions
+    if any(len(layer) != directions for layer in params.layers):
+        raise ValueError(
+            "every layer of params must have the same number of directions; got "
+            f"{[len(layer) for layer in params.layers]}."
+        )
+    dtypes = {str(jnp.dtype(leaf.dtype)) for leaf in jax.tree.leaves(params)}
+    if len(dtypes) != 1:
+        raise TypeError(
+            f"params mix dtypes {sorted(dtypes)}; expected one floating dtype for every leaf. "
+            "Hint: jax.tree.map(lambda a: a.astype(jnp.float32), params)."
+        )
+    hidden = params.hidden_size
+    for l, layer in enumerate(params.layers):
+        for d, cell in enumerate(layer):
+            where = f"params.layers[{l}][{d}]"
+            if cell.V.ndim != 2 or cell.V.shape[1] != 4 * hidden or cell.V.shape[0] <= hidden:
+                raise ValueError(
+                    f"{where}.V has shape {tuple(cell.V.shape)}; expected (H + I, 4H) = "
+                    f"({hidden} + I, {4 * hidden}) with I >= 1, the hidden size H = {hidden} "
+                    "taken from params.layers[0][0]."
+                )
+            if cell.b.shape != (4 * hidden,):
+                raise ValueError(
+                    f"{where}.b has shape {tuple(cell.b.shape)}; expected (4H,) = ({4 * hidden},)."
+                )
+            if l > 0 and cell.input_size != hidden * directions:
+                raise ValueError(
+                    f"{where}.V has shape {tuple(cell.V.shape)}; expected "
+                    f"({hidden} + {hidden * directions}, {4 * hidden}): layer {l} reads the "
+                    f"{directions} direction(s) of layer {l - 1}, {hidden * directions} features."
+                )
+        if layer[0].input_size != layer[-1].input_size:
+            raise ValueError(
+                f"the directions of params.layers[{l}] read different input sizes "
+                f"{[cell.input_size for cell in layer]}; both directions read the same input."
+            )
+    if not jnp.issubdtype(jnp.dtype(params.layers[0][0].V.dtype), jnp.floating):
+        raise TypeError(f"params have dtype {dtypes.pop()}; expected a floating dtype.")
+    return params
+
+
+def _swapped_batch(xs_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The batch shape ``xs`` would have if it were batch-major (batch, T, *rest, I)."""
+    return (xs_shape[0],) + xs_shape[2:-1]
+
+
+def check_xs(params: LSTMParams, xs: object) -> Array:
+    xs = jnp.asarray(xs)
+    dtype = jnp.dtype(params.layers[0][0].V.dtype)
+    if not jnp.issubdtype(xs.dtype, jnp.floating):
+        raise TypeError(
+            f"xs has dtype {xs.dtype}; expected a floating dtype, the params' {dtype}. Hint: "
+            f"xs.astype(jnp.{dtype}); for token ids, embed them first (e.g. jax.nn.one_hot)."
+        )
+    if xs.dtype != dtype:
+        raise TypeError(
+            f"xs has dtype {xs.dtype} but params have dtype {dtype}; expected the same dtype. "
+            f"Hint: xs.astype(jnp.{dtype}), or init the params with dtype=jnp.{xs.dtype}."
+        )
+    I = params.input_size
+    if xs.ndim < 2:
+        raise ValueError(
+            f"xs has shape {tuple(xs.shape)}; expected (T, *batch, {I}). lstm is time-major and "
+            "takes a sequence: for one step use jaxlstm.lstm_step, for a sequence of one "
+            "unbatched step use xs[None]."
+        )
+    if xs.shape[-1] != I:
+        raise ValueError(
+            f"xs has shape {tuple(xs.shape)}; expected (T, *batch, {I}): its last axis must be "
+            f"the params' input size {I}. Hint: check input_size in jaxlstm.init, or whether "
+            "the features are on the last axis."
+        )
+    return xs
+
+
+def check_seq_lengths(xs: Array, seq_lengths: object) -> Array:
+    seq_lengths = jnp.asarray(seq_lengths)
+    if not jnp.issubdtype(seq_lengths.dtype, jnp.integer):
+        raise TypeError(
+            f"seq_lengths has dtype {seq_lengths.dtype}; expected an integer dtype. Hint: "
+            "seq_lengths.astype(jnp.int32)."
+        )
+    T, batch = xs.shape[0], tuple(xs.shape[1:-1])
+    if tuple(seq_lengths.shape) != batch:
+        hint = ""
+        if xs.ndim >= 3 and tuple(seq_lengths.shape) == _swapped_batch(xs.shape):
+            hint = (
+                " xs looks batch-major (batch, T, features): lstm is time-major, pass "
+                "xs.swapaxes(0, 1)."
+            )
+        raise ValueError(
+            f"seq_lengths has shape {tuple(seq_lengths.shape)}; expected the batch shape {batch} "
+            f"of xs, which has shape {tuple(xs.shape)} = (T, *batch, features).{hint}"
+        )
+    try:
+        values = np.asarray(seq_lengths)
+    except jax.errors.TracerArrayConversionError:
+        return seq_lengths  # traced under jit: the values are unknown until run time
+    if values.size and (values.min() < 0 or values.max() > T):
+        raise ValueError(
+            f"seq_lengths must lie in [0, T] = [0, {T}]; got values from {values.min()} to "
+            f"{values.max()}. Hint: T is xs.shape[0] (lstm is time-major)."
+        )
+    return seq_lengths
+
+
+def check_state(params: LSTMParams, xs: Array, state: object) -> LSTMState:
+    if not isinstance(state, tuple) or len(state) != 2:
+        raise TypeError(
+            f"state must be a pair (h, c), e.g. jaxlstm.LSTMState(h, c); got "
+            f"{type(state).__name__}. Note the order: h first (Flax's carry is (c, h))."
+        )
+    h, c = (jnp.asarray(part) for part in state)
+    stacked = params.num_layers * params.num_directions
+    batch = tuple(xs.shape[1:-1])
+    H = params.hidden_size
+    expected = (stacked, *batch, H)
+    dtype = jnp.dtype(params.layers[0][0].V.dtype)
+    for name, part in (("h", h), ("c", c)):
+        shape = tuple(part.shape)
+        if shape != expected:
+            if shape == (*batch, H):
+                hint = (
+                    " The state is stacked over layers and directions, as torch.nn.LSTM's "
+                    f"(h_0, c_0): pass LSTMState(h[None], c[None])"
+                    + (f" for each of the {stacked} layer-directions." if stacked > 1 else ".")
+                )
+            elif xs.ndim >= 3 and shape == (stacked, *_swapped_batch(xs.shape), H):
+                hint = (
+                    " xs looks batch-major (batch, T, features): lstm is time-major, pass "
+                    "xs.swapaxes(0, 1)."
+                )
+            else:
+                hint = " The leading axis indexes layer * num_directions + direction."
+            raise ValueError(
+                f"state.{name} has shape {shape}; expected (num_layers * num_directions, *batch, "
+                f"hidden_size) = {expected} for xs of shape {tuple(xs.shape)}.{hint}"
+            )
+        if part.dtype != dtype:
+            raise TypeError(
+                f"state.{name} has dtype {part.dtype}; expected the params' dtype {dtype}. "
+                f"Hint: state.{name}.astype(jnp.{dtype})."
+            )
+    return LSTMState(h, c)
+
+
+def check_options(
+    params: LSTMParams, reverse: bool, dropout: float, key: Array | None, unroll: int | bool
+) -> None:
+    if reverse and params.bidirectional:
+        raise ValueError(
+            "reverse=True with a bidirectional stack: a bidirectional layer already runs both "
+            "directions. Hint: use reverse=True with a unidirectional stack only."
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must lie in [0, 1); got {dropout!r}.")
+    if dropout > 0.0 and key is None:
+        raise ValueError(
+            f"dropout={dropout} needs a PRNG key: pass key=jax.random.key(...) while training, "
+            "and dropout=0.0 for evaluation."
+        )
+    if isinstance(unroll, bool):
+        return
+    if not isinstance(unroll, (int, np.integer)) or unroll < 1:
+        raise ValueError(
+            f"unroll must be a positive integer or a bool (True unrolls fully); got {unroll!r}."
+        )

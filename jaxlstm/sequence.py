@@ -1,0 +1,158 @@
+"""The LSTM over a sequence: ``lstm_step`` lifted with ``jax.lax.scan``.
+
+Adds what a sequence needs on top of the step: a zero initial state by default, reverse
+direction, variable lengths with PyTorch's PackedSequence semantics, multi-layer and
+bidirectional stacks, inter-layer dropout and rematerialisation. Inputs are validated once, up
+front, from shapes and dtypes only.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from jaxlstm import _validate
+from jaxlstm.cell import LSTMState, lstm_step
+from jaxlstm.params import CellParams, LSTMParams
+
+__all__ = ["lstm"]
+
+
+def lstm(
+    params: LSTMParams | CellParams,
+    xs: Array,
+    state: tuple[Array, Array] | None = None,
+    *,
+    seq_lengths: Array | None = None,
+    reverse: bool = False,
+    dropout: float = 0.0,
+    key: Array | None = None,
+    unroll: int | bool = 1,
+    remat: bool = False,
+) -> tuple[Array, LSTMState]:
+    """Run an LSTM stack over a time-major sequence, as ``torch.nn.LSTM`` does.
+
+    Args:
+        params: ``LSTMParams`` from :func:`jaxlstm.init`, or one ``CellParams`` (a 1-layer,
+            unidirectional stack).
+        xs: ``(T, *batch, input_size)``, time-major. ``T = 0`` returns empty ``ys`` and the
+            initial state.
+        state: the initial ``(h, c)``, each ``(num_layers * num_directions, *batch, H)``,
+            indexed ``layer * num_directions + direction`` like ``torch.nn.LSTM``'s
+            ``(h_0, c_0)``. Zeros by default.
+        seq_lengths: ``(*batch,)`` integers in ``[0, T]``: the valid length of each sequence.
+            Outputs past a sequence's end are zero, its final state is the state after its own
+            last step, the backward direction starts at its own end, and a length of 0 returns
+            the initial state. The values are checked when concrete; traced under ``jit`` they
+            are not, and act as if clipped to ``[0, T]``.
+        reverse: run a unidirectional stack from the last step to the first; ``ys`` stay
+            aligned with ``xs``.
+        dropout: the probability of zeroing each output of every layer but the last (as
+            ``torch.nn.LSTM(dropout=...)`` in training mode); needs ``key``. 0 for evaluation.
+        key: the PRNG key for ``dropout``.
+        unroll: passed to ``jax.lax.scan``: how many steps each loop iteration runs.
+        remat: rematerialise each step in the backward pass (``jax.checkpoint``), trading
+            compute for the memory of the saved activations.
+
+    Returns:
+        ``(ys, state)``: ``ys`` of shape ``(T, *batch, H * num_directions)``, the last layer's
+        outputs (forward then backward features); ``state`` the final ``LSTMState(h, c)``,
+        stacked like the initial state.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, jaxlstm
+        >>> params = jaxlstm.init(jax.random.key(0), 4, 8, num_layers=2, bidirectional=True)
+        >>> xs = jnp.ones((10, 3, 4))                        # (T, batch, input_size)
+        >>> ys, (h, c) = jaxlstm.lstm(params, xs, seq_lengths=jnp.array([10, 7, 0]))
+        >>> ys.shape, h.shape
+        ((10, 3, 16), (4, 3, 8))
+    """
+    params = _validate.as_stack(params)
+    xs = _validate.check_xs(params, xs)
+    _validate.check_options(params, reverse, dropout, key, unroll)
+    batch = xs.shape[1:-1]
+    directions = params.num_directions
+    if state is None:
+        zeros = jnp.zeros((params.num_layers * directions, *batch, params.hidden_size), xs.dtype)
+        state = LSTMState(zeros, zeros)
+    else:
+        state = _validate.check_state(params, xs, state)
+    mask = None
+    if seq_lengths is not None:
+        seq_lengths = _validate.check_seq_lengths(xs, seq_lengths)
+        steps = jnp.arange(xs.shape[0]).reshape((-1,) + (1,) * len(batch))
+        mask = steps < seq_lengths[None]  # (T, *batch): True where the step is in the sequence
+    if dropout > 0.0 and params.num_layers == 1:
+        warnings.warn(
+            "dropout acts between layers and has no effect on a 1-layer stack "
+            f"(got dropout={dropout}, num_layers=1).",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    hs, cs = [], []
+    layer_input = xs
+    for l, layer in enumerate(params.layers):
+        if l > 0 and dropout > 0.0:
+            layer_input = _dropout(jax.random.fold_in(key, l), layer_input, dropout)
+        outputs = []
+        for d, cell in enumerate(layer):
+            index = l * directions + d
+            ys, (h, c) = _scan_direction(
+                cell,
+                layer_input,
+                LSTMState(state.h[index], state.c[index]),
+                mask,
+                reverse=reverse or d == 1,
+                unroll=unroll,
+                remat=remat,
+            )
+            outputs.append(ys)
+            hs.append(h)
+            cs.append(c)
+        layer_input = outputs[0] if directions == 1 else jnp.concatenate(outputs, axis=-1)
+    return layer_input, LSTMState(jnp.stack(hs), jnp.stack(cs))
+
+
+def _dropout(key: Array, xs: Array, rate: float) -> Array:
+    keep = jax.random.bernoulli(key, 1.0 - rate, xs.shape)
+    return jnp.where(keep, xs / (1.0 - rate), jnp.zeros_like(xs))
+
+
+def _scan_direction(
+    cell: CellParams,
+    xs: Array,
+    state: LSTMState,
+    mask: Array | None,
+    *,
+    reverse: bool,
+    unroll: int | bool,
+    remat: bool,
+) -> tuple[Array, LSTMState]:
+    """One layer in one direction over the whole sequence: the single place the loop lives.
+
+    ``xs`` is ``(T, *batch, I)`` and ``mask`` ``(T, *batch)`` or None. Where the mask is False
+    the state passes through unchanged and the output is zero, so a forward scan ends at each
+    sequence's last valid step and a reverse scan starts at each sequence's own end.
+    """
+    step = functools.partial(lstm_step, cell)
+    if remat:
+        step = jax.checkpoint(step)
+    if mask is None:
+        body, inputs = step, xs
+    else:
+
+        def body(carry: LSTMState, inputs: tuple[Array, Array]) -> tuple[LSTMState, Array]:
+            x, valid = inputs
+            new, y = step(carry, x)
+            valid = valid[..., None]
+            carry = LSTMState(*(jnp.where(valid, n, o) for n, o in zip(new, carry)))
+            return carry, jnp.where(valid, y, jnp.zeros_like(y))
+
+        inputs = (xs, mask)
+    final, ys = jax.lax.scan(body, state, inputs, reverse=reverse, unroll=unroll)
+    return ys, final

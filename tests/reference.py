@@ -1,0 +1,58 @@
+"""An independent float64 NumPy LSTM, written from PyTorch's documented equations.
+
+It reads weights in ``torch.nn.LSTM``'s layout (separate ``W_ih``, ``W_hh`` and two biases) and
+loops over every sequence and step in Python, so it shares no code and no formulation with the
+fused ``[h, x] @ V`` of jaxlstm.
+"""
+
+import numpy as np
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def step(weights, h, c, x):
+    """One step with the gates written out one by one."""
+    w_ih, w_hh, b_ih, b_hh = weights
+    H = h.shape[0]
+    gates = [w_ih[k * H : (k + 1) * H] @ x + w_hh[k * H : (k + 1) * H] @ h
+             + b_ih[k * H : (k + 1) * H] + b_hh[k * H : (k + 1) * H] for k in range(4)]
+    i, f, g, o = gates
+    c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+    h = sigmoid(o) * np.tanh(c)
+    return h, c
+
+
+def lstm(state_dict, xs, h0=None, c0=None, lengths=None, reverse=False):
+    """``xs`` (T, B, I) -> ``ys`` (T, B, D*H), ``h_n``, ``c_n`` (L*D, B, H), PackedSequence rules."""
+    sd = {k: np.asarray(v, np.float64) for k, v in state_dict.items()}
+    num_layers = 1 + max(int(k.split("_l")[1].split("_")[0]) for k in sd)
+    directions = 2 if any(k.endswith("_reverse") for k in sd) else 1
+    H = sd["weight_hh_l0"].shape[1]
+    xs = np.asarray(xs, np.float64)
+    T, B = xs.shape[:2]
+    h0 = np.zeros((num_layers * directions, B, H)) if h0 is None else np.asarray(h0, np.float64)
+    c0 = np.zeros((num_layers * directions, B, H)) if c0 is None else np.asarray(c0, np.float64)
+    lengths = [T] * B if lengths is None else [int(n) for n in lengths]
+    h_n, c_n = np.zeros_like(h0), np.zeros_like(c0)
+    layer_input = xs
+    for layer in range(num_layers):
+        outputs = []
+        for direction in range(directions):
+            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            weights = [sd[name + suffix] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            index = layer * directions + direction
+            ys = np.zeros((T, B, H))
+            for b in range(B):
+                h, c = h0[index, b], c0[index, b]
+                steps = range(lengths[b])
+                if direction == 1 or reverse:
+                    steps = reversed(steps)
+                for t in steps:
+                    h, c = step(weights, h, c, layer_input[t, b])
+                    ys[t, b] = h
+                h_n[index, b], c_n[index, b] = h, c
+            outputs.append(ys)
+        layer_input = np.concatenate(outputs, axis=-1)
+    return layer_input, h_n, c_n
