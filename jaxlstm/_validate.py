@@ -125,7 +125,8 @@ def check_seq_lengths(xs: Array, seq_lengths: object) -> Array:
             )
         raise ValueError(
             f"seq_lengths has shape {tuple(seq_lengths.shape)}; expected the batch shape {batch} "
-            f"of xs, which has shape {tuple(xs.shape)} = (T, *batch, features).{hint}"
+            f"of xs, which has shape {tuple(xs.shape)} = (T, *batch, features): one length per "
+            f"sequence.{hint}"
         )
     try:
         values = np.asarray(seq_lengths)
@@ -155,10 +156,14 @@ def check_state(params: LSTMParams, xs: Array, state: object) -> LSTMState:
         shape = tuple(part.shape)
         if shape != expected:
             if shape == (*batch, H):
+                fix = (
+                    "LSTMState(h[None], c[None])"
+                    if stacked == 1
+                    else f"one (h, c) per layer and direction, stacked: jnp.stack of {stacked}"
+                )
                 hint = (
                     " The state is stacked over layers and directions, as torch.nn.LSTM's "
-                    f"(h_0, c_0): pass LSTMState(h[None], c[None])"
-                    + (f" for each of the {stacked} layer-directions." if stacked > 1 else ".")
+                    f"(h_0, c_0): pass {fix}."
                 )
             elif xs.ndim >= 3 and shape == (stacked, *_swapped_batch(xs.shape), H):
                 hint = (
