@@ -185,8 +185,15 @@ def check_state(params: LSTMParams, xs: Array, state: object) -> LSTMState:
 
 
 def check_options(
-    params: LSTMParams, reverse: bool, dropout: float, key: Array | None, unroll: int | bool
-) -> None:
+    params: LSTMParams,
+    reverse: bool,
+    dropout: float,
+    key: Array | None,
+    unroll: int | bool,
+    remat: object,
+    impl: object,
+) -> tuple[str, str]:
+    """Check the options of ``lstm``; returns ``remat`` as "none", "step" or "sqrt", and ``impl``."""
     if reverse and params.bidirectional:
         raise ValueError(
             "reverse=True with a bidirectional stack: a bidirectional layer already runs both "
@@ -199,9 +206,17 @@ def check_options(
             f"dropout={dropout} needs a PRNG key: pass key=jax.random.key(...) while training, "
             "and dropout=0.0 for evaluation."
         )
-    if isinstance(unroll, bool):
-        return
-    if not isinstance(unroll, (int, np.integer)) or unroll < 1:
+    if not isinstance(unroll, bool) and (not isinstance(unroll, (int, np.integer)) or unroll < 1):
         raise ValueError(
             f"unroll must be a positive integer or a bool (True unrolls fully); got {unroll!r}."
         )
+    remats = {False: "none", True: "step", "step": "step", "sqrt": "sqrt"}
+    if not isinstance(remat, (bool, str)) or remat not in remats:
+        raise ValueError(
+            f"remat must be False, True (= 'step') or 'sqrt'; got {remat!r}. 'step' saves the "
+            "state of every step, 'sqrt' only at the start of about sqrt(T) chunks."
+        )
+    impls = ("auto", "reference", "fused", "hoisted")
+    if impl not in impls:
+        raise ValueError(f"impl must be one of {impls}; got {impl!r}.")
+    return remats[remat], impl

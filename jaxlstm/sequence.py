@@ -8,15 +8,15 @@ front, from shapes and dtypes only.
 
 from __future__ import annotations
 
-import functools
 import warnings
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxlstm import _validate
-from jaxlstm.cell import LSTMState, lstm_step
+from jaxlstm import _validate, kernel
+from jaxlstm.cell import LSTMState
 from jaxlstm.params import CellParams, LSTMParams
 
 __all__ = ["lstm"]
@@ -32,7 +32,8 @@ def lstm(
     dropout: float = 0.0,
     key: Array | None = None,
     unroll: int | bool = 1,
-    remat: bool = False,
+    remat: bool | Literal["step", "sqrt"] = False,
+    impl: Literal["auto", "reference", "fused", "hoisted"] = "auto",
 ) -> tuple[Array, LSTMState]:
     """Run an LSTM stack over a time-major sequence, as ``torch.nn.LSTM`` does.
 
@@ -55,8 +56,15 @@ def lstm(
             ``torch.nn.LSTM(dropout=...)`` in training mode); needs ``key``. 0 for evaluation.
         key: the PRNG key for ``dropout``.
         unroll: passed to ``jax.lax.scan``: how many steps each loop iteration runs.
-        remat: rematerialise each step in the backward pass (``jax.checkpoint``), trading
-            compute for the memory of the saved activations.
+        remat: trade compute for memory in the backward pass. ``False`` saves the gates and
+            state of every step; ``True`` or ``"step"`` saves only the state and recomputes
+            the gates; ``"sqrt"`` saves the state at the start of about sqrt(T) chunks and
+            reruns each chunk's forward pass before its backward pass.
+        impl: how the loop is computed; every choice gives the same values and gradients.
+            ``"reference"`` is ``jax.lax.scan`` of :func:`jaxlstm.lstm_step` under autodiff;
+            ``"fused"`` runs the same step with a hand-written backward pass; ``"hoisted"``
+            computes ``x @ W + b`` for all steps before the loop. ``"auto"`` picks the
+            fastest for the shapes and backend, as measured in ``experiments/benchmarks.md``.
 
     Returns:
         ``(ys, state)``: ``ys`` of shape ``(T, *batch, H * num_directions)``, the last layer's
@@ -73,7 +81,9 @@ def lstm(
     """
     params = _validate.as_stack(params)
     xs = _validate.check_xs(params, xs)
-    _validate.check_options(params, reverse, dropout, key, unroll)
+    remat, impl = _validate.check_options(params, reverse, dropout, key, unroll, remat, impl)
+    if impl == "auto":
+        impl = kernel.auto_impl(xs.shape, params.hidden_size)
     batch = xs.shape[1:-1]
     directions = params.num_directions
     if state is None:
@@ -102,7 +112,7 @@ def lstm(
         outputs = []
         for d, cell in enumerate(layer):
             index = l * directions + d
-            ys, (h, c) = _scan_direction(
+            ys, (h, c) = kernel.run(
                 cell,
                 layer_input,
                 LSTMState(state.h[index], state.c[index]),
@@ -110,6 +120,7 @@ def lstm(
                 reverse=reverse or d == 1,
                 unroll=unroll,
                 remat=remat,
+                impl=impl,
             )
             outputs.append(ys)
             hs.append(h)
@@ -121,38 +132,3 @@ def lstm(
 def _dropout(key: Array, xs: Array, rate: float) -> Array:
     keep = jax.random.bernoulli(key, 1.0 - rate, xs.shape)
     return jnp.where(keep, xs / (1.0 - rate), jnp.zeros_like(xs))
-
-
-def _scan_direction(
-    cell: CellParams,
-    xs: Array,
-    state: LSTMState,
-    mask: Array | None,
-    *,
-    reverse: bool,
-    unroll: int | bool,
-    remat: bool,
-) -> tuple[Array, LSTMState]:
-    """One layer in one direction over the whole sequence: the single place the loop lives.
-
-    ``xs`` is ``(T, *batch, I)`` and ``mask`` ``(T, *batch)`` or None. Where the mask is False
-    the state passes through unchanged and the output is zero, so a forward scan ends at each
-    sequence's last valid step and a reverse scan starts at each sequence's own end.
-    """
-    step = functools.partial(lstm_step, cell)
-    if remat:
-        step = jax.checkpoint(step)
-    if mask is None:
-        body, inputs = step, xs
-    else:
-
-        def body(carry: LSTMState, inputs: tuple[Array, Array]) -> tuple[LSTMState, Array]:
-            x, valid = inputs
-            new, y = step(carry, x)
-            valid = valid[..., None]
-            carry = LSTMState(*(jnp.where(valid, n, o) for n, o in zip(new, carry)))
-            return carry, jnp.where(valid, y, jnp.zeros_like(y))
-
-        inputs = (xs, mask)
-    final, ys = jax.lax.scan(body, state, inputs, reverse=reverse, unroll=unroll)
-    return ys, final

@@ -1,0 +1,345 @@
+"""One LSTM layer in one direction over a whole sequence: the single place the time loop lives.
+
+Three implementations compute the same numbers (``tests/test_kernel.py`` proves it, values and
+gradients):
+
+- ``"reference"``: ``jax.lax.scan`` of :func:`jaxlstm.lstm_step`, differentiated by JAX.
+- ``"fused"``: the same forward step (one ``[h, x] @ V`` per step), with a hand-written backward
+  pass (``jax.custom_vjp``).
+- ``"hoisted"``: the input half ``x @ W + b`` computed for all steps as one large matmul before
+  the loop, so each step multiplies only ``h @ U``; the same hand-written backward pass.
+
+The hand-written backward pass carries only ``(dh, dc)`` back in time and does one matmul per
+step, ``dz @ U.T``. Autodiff of ``scan`` instead accumulates the ``(H, 4H)`` weight gradient
+inside every backward step; here the weight gradients ``[H_prev; X].T @ dZ`` and ``sum(dZ)``, and
+the input gradient ``dZ @ W.T``, are single large matmuls after the loop.
+
+Activations are applied to the whole ``(B, 4H)`` slab at once, never to column slices of it
+(XLA:CPU compiles slice-wise gate math several times slower): ``tanh(g) = 2 sigmoid(2g) - 1``
+lets one sigmoid serve all four gates.
+
+Memory (``remat``): by default the forward pass saves the gate activations and the state of
+every step (``6 B H`` numbers per step). ``"step"`` saves only the state (``2 B H`` per step)
+and recomputes the gates in the backward loop; ``"sqrt"`` saves the state only at the start of
+each of about ``sqrt(T)`` chunks and reruns each chunk's forward pass, saving everything for that
+chunk alone, just before its backward pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from jaxlstm.cell import LSTMState, lstm_step
+from jaxlstm.params import CellParams
+
+Impl = Literal["reference", "fused", "hoisted"]
+Remat = Literal["none", "step", "sqrt"]
+
+__all__ = ["run"]
+
+
+def run(
+    cell: CellParams,
+    xs: Array,
+    state: LSTMState,
+    mask: Array | None,
+    *,
+    reverse: bool,
+    unroll: int | bool,
+    remat: Remat,
+    impl: Impl,
+) -> tuple[Array, LSTMState]:
+    """Run one layer in one direction.
+
+    Args:
+        cell: the layer's weights.
+        xs: ``(T, *batch, I)``.
+        state: the initial ``(h, c)``, each ``(*batch, H)``.
+        mask: ``(T, *batch)`` booleans, False past each sequence's end, or None. Where it is
+            False the state passes through unchanged and the output is zero.
+        reverse: run from the last step to the first.
+        unroll: steps per loop iteration, as in ``jax.lax.scan``.
+        remat: ``"none"``, ``"step"`` or ``"sqrt"`` (see the module docstring).
+        impl: ``"reference"``, ``"fused"`` or ``"hoisted"``.
+
+    Returns:
+        ``(ys, final_state)`` with ``ys`` of shape ``(T, *batch, H)``.
+    """
+    T, batch = xs.shape[0], xs.shape[1:-1]
+    B = math.prod(batch)
+    H = cell.hidden_size
+    xs = xs.reshape(T, B, xs.shape[-1])
+    h0, c0 = (part.reshape(B, H) for part in state)
+    mask = None if mask is None else mask.reshape(T, B)
+    if impl == "reference":
+        ys, (h, c) = _reference(cell, xs, LSTMState(h0, c0), mask, reverse, unroll, remat)
+    else:
+        config = _Config(reverse=reverse, unroll=unroll, remat=remat, hoist=impl == "hoisted")
+        ys, h, c = _lstm_layer(config, cell.V, cell.b, xs, h0, c0, mask)
+    return ys.reshape(T, *batch, H), LSTMState(h.reshape(*batch, H), c.reshape(*batch, H))
+
+
+# --- the reference: scan of lstm_step, differentiated by JAX -------------------------------------
+
+
+def _reference(cell, xs, state, mask, reverse, unroll, remat):
+    step = functools.partial(lstm_step, cell)
+    if remat == "step":
+        step = jax.checkpoint(step)
+
+    def body(carry, inputs):
+        x, valid = inputs
+        new, y = step(carry, x)
+        if valid is None:
+            return new, y
+        valid = valid[:, None]
+        carry = LSTMState(*(jnp.where(valid, n, o) for n, o in zip(new, carry)))
+        return carry, jnp.where(valid, y, jnp.zeros_like(y))
+
+    if remat == "sqrt":
+        xs, mask, T, k = _pad_to_chunks(xs, mask)
+        chunk = jax.checkpoint(functools.partial(jax.lax.scan, body, reverse=reverse, unroll=unroll))
+        final, ys = jax.lax.scan(chunk, state, (_chunked(xs, k), _chunked(mask, k)), reverse=reverse)
+        return ys.reshape(-1, *ys.shape[2:])[:T], final
+    final, ys = jax.lax.scan(body, state, (xs, mask), reverse=reverse, unroll=unroll)
+    return ys, final
+
+
+# --- the fast path: a hand-written backward pass ------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Config:
+    """The static choices of one layer run (hashable: ``custom_vjp`` keys on it)."""
+
+    reverse: bool
+    unroll: int | bool
+    remat: Remat
+    hoist: bool
+
+
+def _slab_scale(hidden_size: int, dtype, ndim: int) -> Array:
+    """``s`` with 2 on the g columns and 1 elsewhere, shaped to broadcast over ``(..., 4H)``."""
+    H = hidden_size
+    s = jnp.concatenate([jnp.ones(2 * H, dtype), jnp.full(H, 2, dtype), jnp.ones(H, dtype)])
+    return s.reshape((1,) * (ndim - 1) + (4 * H,))
+
+
+def _activate(z: Array, s: Array) -> Array:
+    """sigmoid on the i, f, o columns and tanh on the g columns, as one sigmoid over the slab."""
+    return jax.nn.sigmoid(z * s) * s - (s - 1)
+
+
+def _activation_grad(a: Array, s: Array) -> Array:
+    """d activation / d z from the activation itself: a (1 - a), or 1 - a^2 on the g columns."""
+    u = (a + (s - 1)) / s
+    return s * s * u * (1 - u)
+
+
+def _cell_update(a: Array, c: Array) -> tuple[Array, Array]:
+    i, f, g, o = jnp.split(a, 4, axis=-1)
+    c = f * c + i * g
+    return o * jnp.tanh(c), c
+
+
+def _forward(config: _Config, V, b, xs, h0, c0, mask, *, save_gates: bool):
+    """The forward loop: ``(hs, cs)`` carried states per step, gates if asked, final ``(h, c)``."""
+    H = h0.shape[-1]
+    s = _slab_scale(H, xs.dtype, 2)
+    U = V[:H]
+    if config.hoist:
+        xw = xs @ V[H:]
+        inputs = xw + jnp.broadcast_to(b, xw.shape)
+    else:
+        inputs = xs
+    bias = jnp.broadcast_to(b, (h0.shape[0], 4 * H))
+
+    def step(carry, step_inputs):
+        h, c = carry
+        x, valid = step_inputs
+        if config.hoist:
+            z = h @ U + x
+        else:
+            z = jnp.concatenate([h, x], axis=-1) @ V + bias
+        a = _activate(z, s)
+        h_new, c_new = _cell_update(a, c)
+        if valid is not None:
+            valid = valid[:, None]
+            h_new, c_new = jnp.where(valid, h_new, h), jnp.where(valid, c_new, c)
+        return (h_new, c_new), (h_new, c_new, a if save_gates else None)
+
+    (h, c), (hs, cs, gates) = jax.lax.scan(
+        step, (h0, c0), (inputs, mask), reverse=config.reverse, unroll=config.unroll
+    )
+    return hs, cs, gates, h, c
+
+
+def _previous(seq: Array, first: Array, reverse: bool) -> Array:
+    """The value before each step in scan order: ``seq`` shifted by one, ``first`` at the start."""
+    if reverse:
+        return jnp.concatenate([seq, first[None]])[1:]
+    return jnp.concatenate([first[None], seq])[:-1]
+
+
+def _backward(config: _Config, V, b, xs, gates, hs_prev, cs, cs_prev, dys, mask, dh, dc):
+    """The backward loop: carries only ``(dh, dc)``; returns ``dZ`` per step and ``(dh0, dc0)``.
+
+    ``gates`` is None under ``remat="step"``: each step then recomputes its gates from the
+    saved state before it, with one extra ``[h, x] @ V``.
+    """
+    H = dh.shape[-1]
+    s = _slab_scale(H, dys.dtype, 2)
+    U_T = V[:H].T
+    bias = jnp.broadcast_to(b, (dh.shape[0], 4 * H))
+
+    def step(carry, step_inputs):
+        dh, dc = carry
+        a, h_prev, x, c, c_prev, dy, valid = step_inputs
+        if a is None:
+            a = _activate(jnp.concatenate([h_prev, x], axis=-1) @ V + bias, s)
+        i, f, g, o = jnp.split(a, 4, axis=-1)
+        tanh_c = jnp.tanh(c)
+        dh_total = dh + dy
+        dc_total = dc + dh_total * o * (1 - tanh_c * tanh_c)
+        da = jnp.concatenate([dc_total * g, dc_total * c_prev, dc_total * i, dh_total * tanh_c], -1)
+        dz = da * _activation_grad(a, s)
+        dh_prev, dc_prev = dz @ U_T, dc_total * f
+        if valid is not None:
+            valid = valid[:, None]
+            dz = jnp.where(valid, dz, jnp.zeros_like(dz))
+            dh_prev, dc_prev = jnp.where(valid, dh_prev, dh), jnp.where(valid, dc_prev, dc)
+        return (dh_prev, dc_prev), dz
+
+    recompute = (hs_prev, xs) if gates is None else (None, None)
+    (dh0, dc0), dZ = jax.lax.scan(
+        step,
+        (dh, dc),
+        (gates, *recompute, cs, cs_prev, dys, mask),
+        reverse=not config.reverse,
+        unroll=config.unroll,
+    )
+    return dZ, dh0, dc0
+
+
+def _weight_grads(xs, hs_prev, dZ):
+    """``dV = [H_prev; X].T @ dZ`` and ``db = sum(dZ)`` over every step and sequence, one matmul."""
+    H, I = hs_prev.shape[-1], xs.shape[-1]
+    inputs = jnp.concatenate([hs_prev, xs], axis=-1).reshape(-1, H + I)
+    dZ = dZ.reshape(-1, dZ.shape[-1])
+    return inputs.T @ dZ, dZ.sum(axis=0)
+
+
+def _outputs(hs, mask):
+    if mask is None:
+        return hs
+    return jnp.where(mask[..., None], hs, jnp.zeros_like(hs))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _lstm_layer(config: _Config, V, b, xs, h0, c0, mask):
+    if config.remat == "sqrt":
+        return _sqrt_forward(config, V, b, xs, h0, c0, mask)[0]
+    hs, _, _, h, c = _forward(config, V, b, xs, h0, c0, mask, save_gates=False)
+    return _outputs(hs, mask), h, c
+
+
+def _lstm_layer_fwd(config: _Config, V, b, xs, h0, c0, mask):
+    if config.remat == "sqrt":
+        outputs, boundaries = _sqrt_forward(config, V, b, xs, h0, c0, mask)
+        return outputs, (V, b, xs, h0, c0, mask, boundaries)
+    save_gates = config.remat == "none"
+    hs, cs, gates, h, c = _forward(config, V, b, xs, h0, c0, mask, save_gates=save_gates)
+    return (_outputs(hs, mask), h, c), (V, b, xs, h0, c0, mask, (hs, cs, gates))
+
+
+def _lstm_layer_bwd(config: _Config, residuals, cotangents):
+    V, b, xs, h0, c0, mask, saved = residuals
+    dys, dh, dc = cotangents
+    if config.remat == "sqrt":
+        dV, db, dxs, dh0, dc0 = _sqrt_backward(config, V, b, xs, mask, saved, dys, dh, dc)
+        return dV, db, dxs, dh0, dc0, None
+    hs, cs, gates = saved
+    hs_prev = _previous(hs, h0, config.reverse)
+    cs_prev = _previous(cs, c0, config.reverse)
+    dZ, dh0, dc0 = _backward(config, V, b, xs, gates, hs_prev, cs, cs_prev, dys, mask, dh, dc)
+    dV, db = _weight_grads(xs, hs_prev, dZ)
+    dxs = dZ @ V[h0.shape[-1] :].T
+    return dV, db, dxs, dh0, dc0, None
+
+
+_lstm_layer.defvjp(_lstm_layer_fwd, _lstm_layer_bwd)
+
+
+# --- remat="sqrt": chunks of about sqrt(T) steps ------------------------------------------------
+
+
+def _chunk_size(T: int) -> int:
+    return max(1, math.isqrt(max(T - 1, 0)) + 1)
+
+
+def _pad_to_chunks(xs, mask):
+    """Pad the time axis to whole chunks with masked-out steps: ``(xs, mask, T, k)``."""
+    T = xs.shape[0]
+    k = _chunk_size(T)
+    padded = -(-T // k) * k
+    if padded != T:
+        if mask is None:
+            mask = jnp.ones(xs.shape[:2], bool)
+        xs = jnp.concatenate([xs, jnp.zeros((padded - T, *xs.shape[1:]), xs.dtype)])
+        mask = jnp.concatenate([mask, jnp.zeros((padded - T, *mask.shape[1:]), bool)])
+    return xs, mask, T, k
+
+
+def _chunked(seq, k):
+    """``(T, ...) -> (T // k, k, ...)``; None stays None."""
+    return None if seq is None else seq.reshape(-1, k, *seq.shape[1:])
+
+
+def _sqrt_forward(config, V, b, xs, h0, c0, mask):
+    """Forward over chunks; saves only the state at the start of each chunk."""
+    xs_p, mask_p, T, k = _pad_to_chunks(xs, mask)
+
+    def chunk(carry, chunk_inputs):
+        x, valid = chunk_inputs
+        hs, _, _, h, c = _forward(config, V, b, x, *carry, valid, save_gates=False)
+        return (h, c), (hs, carry)
+
+    (h, c), (hs, boundaries) = jax.lax.scan(
+        chunk, (h0, c0), (_chunked(xs_p, k), _chunked(mask_p, k)), reverse=config.reverse
+    )
+    hs = hs.reshape(-1, *hs.shape[2:])[:T]
+    return (_outputs(hs, mask), h, c), boundaries
+
+
+def _sqrt_backward(config, V, b, xs, mask, boundaries, dys, dh, dc):
+    """Backward over chunks in reverse order, rerunning each chunk's forward pass first."""
+    xs_p, mask_p, T, k = _pad_to_chunks(xs, mask)
+    dys_p = jnp.concatenate([dys, jnp.zeros((xs_p.shape[0] - T, *dys.shape[1:]), dys.dtype)])
+    H = dh.shape[-1]
+
+    def chunk(carry, chunk_inputs):
+        dh, dc, dV, db = carry
+        x, valid, dy, (h0, c0) = chunk_inputs
+        hs, cs, gates, _, _ = _forward(config, V, b, x, h0, c0, valid, save_gates=True)
+        hs_prev = _previous(hs, h0, config.reverse)
+        cs_prev = _previous(cs, c0, config.reverse)
+        dZ, dh, dc = _backward(config, V, b, x, gates, hs_prev, cs, cs_prev, dy, valid, dh, dc)
+        dV_chunk, db_chunk = _weight_grads(x, hs_prev, dZ)
+        return (dh, dc, dV + dV_chunk, db + db_chunk), dZ @ V[H:].T
+
+    init = (dh, dc, jnp.zeros_like(V), jnp.zeros_like(b))
+    inputs = (_chunked(xs_p, k), _chunked(mask_p, k), _chunked(dys_p, k), boundaries)
+    (dh0, dc0, dV, db), dxs = jax.lax.scan(chunk, init, inputs, reverse=not config.reverse)
+    return dV, db, dxs.reshape(-1, *dxs.shape[2:])[:T], dh0, dc0
+
+
+def auto_impl(xs_shape: tuple[int, ...], hidden_size: int) -> Impl:
+    """The implementation ``impl="auto"`` picks for inputs of this shape on this backend."""
+    return "hoisted"

@@ -1,0 +1,66 @@
+"""Every implementation and remat scheme equals the plain scan of ``lstm_step``: values and grads."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlstm
+from jaxlstm import kernel
+
+H, I = 5, 3
+
+
+def value_and_grads(impl, remat, reverse, T, batch, lengths, unroll=1, seed=0):
+    cell = jaxlstm.init_cell(jax.random.key(seed), I, H)
+    rng = np.random.default_rng(seed)
+    xs = jnp.asarray(rng.normal(size=(T, *batch, I)), jnp.float32)
+    state = jaxlstm.LSTMState(*(jnp.asarray(rng.normal(size=(*batch, H)), jnp.float32) for _ in range(2)))
+    weights = [jnp.asarray(rng.normal(size=shape), jnp.float32) for shape in [(T, *batch, H), batch + (H,), batch + (H,)]]
+    mask = None
+    if lengths is not None:
+        mask = jnp.arange(T).reshape((T,) + (1,) * len(batch)) < jnp.asarray(lengths)[None]
+
+    def loss(cell, xs, state):
+        ys, (h, c) = kernel.run(cell, xs, state, mask, reverse=reverse, unroll=unroll, remat=remat, impl=impl)
+        return jnp.sum(ys * weights[0]) + jnp.sum(h * weights[1]) + jnp.sum(jnp.sin(c) * weights[2]), (ys, h, c)
+
+    (value, outputs), grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2), has_aux=True))(cell, xs, state)
+    return jax.tree.leaves((value, outputs, grads))
+
+
+IMPLS = [pair for pair in itertools.product(["reference", "fused", "hoisted"], ["none", "step", "sqrt"])
+         if pair != ("reference", "none")]  # every other path, against the plain scan
+SHAPES = [  # T, batch, lengths
+    (7, (4,), None),
+    (10, (4,), [10, 3, 0, 7]),
+    (1, (2,), None),
+    (5, (), None),
+    (6, (2, 3), [[6, 1, 0], [2, 6, 5]]),
+    (0, (3,), None),
+]
+
+
+@pytest.mark.parametrize(("impl", "remat"), IMPLS)
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize(("T", "batch", "lengths"), SHAPES)
+def test_equals_reference(impl, remat, reverse, T, batch, lengths):
+    expected = value_and_grads("reference", "none", reverse, T, batch, lengths)
+    got = value_and_grads(impl, remat, reverse, T, batch, lengths)
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("impl", ["fused", "hoisted"])
+def test_unroll_equals_reference(impl):
+    expected = value_and_grads("reference", "none", False, 9, (3,), [9, 4, 1])
+    for unroll in (2, 4, True):
+        got = value_and_grads(impl, "none", False, 9, (3,), [9, 4, 1], unroll=unroll)
+        for a, b in zip(got, expected):
+            np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+
+
+def test_chunk_size_is_about_sqrt_T():
+    assert [kernel._chunk_size(T) for T in (1, 2, 4, 5, 100, 101, 1000)] == [1, 2, 2, 3, 10, 11, 32]
