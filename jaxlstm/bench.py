@@ -1,0 +1,251 @@
+"""Side-by-side speed and memory of jaxlstm, Flax and PyTorch (``jaxlstm bench``).
+
+Every contender runs in this one process, in interleaved rounds (contender A, B, C, then A, B, C
+again, ...), and each reports the median of its rounds, so that drift on a shared machine hits
+all of them alike. Results are ratios: a contender's time divided into an anchor's time (> 1
+means faster than the anchor). Flax (linen and nnx ``OptimizedLSTMCell`` under ``RNN``) and
+PyTorch (``torch.nn.LSTM``, where it is installed) are the anchors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlstm.params import init
+from jaxlstm.sequence import lstm
+
+__all__ = ["Case", "CASES", "compile_times", "memory", "run", "speed_table"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One benchmark configuration: batch, steps, input and hidden size, layers, directions."""
+
+    batch: int
+    steps: int
+    input_size: int
+    hidden_size: int
+    num_layers: int = 1
+    bidirectional: bool = False
+
+    @property
+    def name(self) -> str:
+        stack = f" L{self.num_layers}" if self.num_layers > 1 else ""
+        stack += " bi" if self.bidirectional else ""
+        return f"{self.batch}/{self.steps}/{self.input_size}/{self.hidden_size}{stack}"
+
+    @property
+    def single_layer(self) -> bool:
+        return self.num_layers == 1 and not self.bidirectional
+
+
+CASES = (
+    Case(32, 100, 64, 128),
+    Case(32, 100, 256, 256),
+    Case(64, 200, 512, 512),
+    Case(16, 500, 128, 1024),
+    Case(1, 1000, 32, 64),
+    Case(256, 50, 128, 256),
+    Case(32, 100, 128, 256, num_layers=2),
+    Case(32, 100, 128, 256, bidirectional=True),
+    Case(32, 100, 128, 256, num_layers=2, bidirectional=True),
+)
+
+Timed = Callable[[], object]
+
+
+def _inputs(case: Case, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(case.steps, case.batch, case.input_size)).astype(np.float32)
+
+
+def _jaxlstm(case: Case, backward: bool, impl: str) -> Timed:
+    params = init(jax.random.key(0), case.input_size, case.hidden_size,
+                  num_layers=case.num_layers, bidirectional=case.bidirectional)
+    xs = jnp.asarray(_inputs(case))
+    if backward:
+        loss = lambda p, x: jnp.sum(lstm(p, x, impl=impl)[0])
+        f = jax.jit(jax.grad(loss, argnums=(0, 1)))
+    else:
+        f = jax.jit(lambda p, x: lstm(p, x, impl=impl)[0])
+    return lambda: jax.block_until_ready(f(params, xs))
+
+
+def _flax_linen(case: Case, backward: bool) -> Timed:
+    import flax.linen as nn
+
+    rnn = nn.RNN(nn.OptimizedLSTMCell(features=case.hidden_size), time_major=True)
+    xs = jnp.asarray(_inputs(case))
+    variables = rnn.init(jax.random.key(0), xs)
+    if backward:
+        f = jax.jit(jax.grad(lambda v, x: jnp.sum(rnn.apply(v, x)), argnums=(0, 1)))
+    else:
+        f = jax.jit(rnn.apply)
+    return lambda: jax.block_until_ready(f(variables, xs))
+
+
+def _flax_nnx(case: Case, backward: bool) -> Timed:
+    from flax import nnx
+
+    cell = nnx.OptimizedLSTMCell(case.input_size, case.hidden_size, rngs=nnx.Rngs(0))
+    graphdef, params, rest = nnx.split(nnx.RNN(cell, time_major=True), nnx.Param, ...)
+    xs = jnp.asarray(_inputs(case))
+    zeros = jnp.zeros((case.batch, case.hidden_size))
+    apply = lambda p, x: nnx.merge(graphdef, p, rest)(x, initial_carry=(zeros, zeros))
+    if backward:
+        f = jax.jit(jax.grad(lambda p, x: jnp.sum(apply(p, x)), argnums=(0, 1)))
+    else:
+        f = jax.jit(apply)
+    return lambda: jax.block_until_ready(f(params, xs))
+
+
+def _torch(case: Case, backward: bool) -> Timed:
+    import torch
+
+    module = torch.nn.LSTM(case.input_size, case.hidden_size, num_layers=case.num_layers,
+                           bidirectional=case.bidirectional)
+    xs = torch.from_numpy(_inputs(case))
+    if not backward:
+        def forward():
+            with torch.no_grad():
+                return module(xs)
+
+        return forward
+    xs.requires_grad_(True)
+
+    def forward_backward():
+        module.zero_grad(set_to_none=True)
+        xs.grad = None
+        module(xs)[0].sum().backward()
+
+    return forward_backward
+
+
+def _torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def contenders(case: Case, backward: bool, impls: tuple[str, ...] = ("auto",)) -> dict[str, Timed]:
+    """Name -> a function running one forward (and backward) pass, compiled and warmed up."""
+    made = {f"jaxlstm {impl}": _jaxlstm(case, backward, impl) for impl in impls}
+    if case.single_layer:
+        made["flax linen"] = _flax_linen(case, backward)
+        made["flax nnx"] = _flax_nnx(case, backward)
+    if _torch_available():
+        made["torch"] = _torch(case, backward)
+    for f in made.values():  # compile, and run once so that lazy set-up is out of the timing
+        f()
+        f()
+    return made
+
+
+def _time(f: Timed, min_seconds: float) -> float:
+    """Seconds per call: at least two calls, and at least ``min_seconds`` in all."""
+    calls, start = 0, time.perf_counter()
+    while True:
+        f()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if calls >= 2 and elapsed >= min_seconds:
+            return elapsed / calls
+
+
+def run(case: Case, backward: bool, *, rounds: int = 5, min_seconds: float = 0.2,
+        impls: tuple[str, ...] = ("auto",)) -> dict[str, float]:
+    """Median seconds per call of every contender, timed in interleaved rounds."""
+    made = contenders(case, backward, impls)
+    times: dict[str, list[float]] = {name: [] for name in made}
+    for _ in range(rounds):
+        for name, f in made.items():
+            times[name].append(_time(f, min_seconds))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def speed_table(results: list[dict], anchors=("torch", "flax linen", "flax nnx")) -> str:
+    """A markdown table: tokens/s of jaxlstm, and each contender's speed ratio to each anchor."""
+    lines = []
+    for mode in ("forward", "forward+backward"):
+        rows = [r for r in results if r["mode"] == mode]
+        if not rows:
+            continue
+        names = list(dict.fromkeys(name for r in rows for name in r["seconds"]))
+        header = ["case (B/T/I/H)", "jaxlstm auto tokens/s"]
+        header += [f"{n} / {a}" for a in anchors for n in names if n != a]
+        lines += [f"**{mode}** (ratio > 1: the first is faster)", "",
+                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for r in rows:
+            s = r["seconds"]
+            tokens = r["batch"] * r["steps"] / s["jaxlstm auto"] if "jaxlstm auto" in s else float("nan")
+            cells = [r["case"], f"{tokens:,.0f}"]
+            for a in anchors:
+                for n in names:
+                    if n == a:
+                        continue
+                    cells.append(f"{s[a] / s[n]:.2f}" if a in s and n in s else "–")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def compile_times(steps=(10, 100, 1000, 10000), case: Case = Case(32, 0, 64, 128)) -> dict[int, float]:
+    """Seconds to trace and compile forward+backward of ``lstm`` at each sequence length."""
+    params = init(jax.random.key(0), case.input_size, case.hidden_size)
+    out = {}
+    for T in steps:
+        xs = jax.ShapeDtypeStruct((T, case.batch, case.input_size), jnp.float32)
+        grad = jax.jit(jax.grad(lambda p, x: jnp.sum(lstm(p, x)[0]), argnums=(0, 1)))
+        start = time.perf_counter()
+        grad.lower(params, xs).compile()
+        out[T] = time.perf_counter() - start
+    return out
+
+
+def memory(case: Case = Case(32, 1000, 512, 512), remats=(False, "step", "sqrt"), impl: str = "auto"):
+    """XLA's temporary memory (MiB) for forward+backward, with each ``remat`` scheme."""
+    params = init(jax.random.key(0), case.input_size, case.hidden_size)
+    xs = jax.ShapeDtypeStruct((case.steps, case.batch, case.input_size), jnp.float32)
+    out = {}
+    for remat in remats:
+        loss = lambda p, x: jnp.sum(lstm(p, x, remat=remat, impl=impl)[0])
+        compiled = jax.jit(jax.grad(loss, argnums=(0, 1))).lower(params, xs).compile()
+        out[str(remat)] = compiled.memory_analysis().temp_size_in_bytes / 2**20
+    return out
+
+
+def main(cases=CASES, *, rounds: int = 5, min_seconds: float = 0.2, impls=("auto",),
+         json_path: str | None = None, progress=print) -> dict:
+    """Run every benchmark; print the tables, and write JSON if asked. Returns the results."""
+    results = []
+    for case in cases:
+        for backward in (False, True):
+            seconds = run(case, backward, rounds=rounds, min_seconds=min_seconds, impls=impls)
+            mode = "forward+backward" if backward else "forward"
+            results.append({"case": case.name, **dataclasses.asdict(case), "mode": mode, "seconds": seconds})
+            progress(f"{case.name} {mode}: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in seconds.items()))
+    report = {
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "jax": jax.__version__,
+        "speed": results,
+        "compile_seconds": compile_times(),
+        "memory_mib": memory(),
+    }
+    progress(speed_table(results))
+    progress("compile seconds by T: " + json.dumps({k: round(v, 2) for k, v in report["compile_seconds"].items()}))
+    progress("forward+backward temp MiB by remat: " + json.dumps({k: round(v, 1) for k, v in report["memory_mib"].items()}))
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(report, f, indent=1)
+    return report
