@@ -110,13 +110,16 @@ def _flax_nnx(case: Case, backward: bool) -> Timed:
 def _torch(case: Case, backward: bool) -> Timed:
     import torch
 
+    device = "cuda" if torch.cuda.is_available() and jax.default_backend() == "gpu" else "cpu"
+    sync = torch.cuda.synchronize if device == "cuda" else lambda: None
     module = torch.nn.LSTM(case.input_size, case.hidden_size, num_layers=case.num_layers,
-                           bidirectional=case.bidirectional)
-    xs = torch.from_numpy(_inputs(case))
+                           bidirectional=case.bidirectional).to(device)
+    xs = torch.from_numpy(_inputs(case)).to(device)
     if not backward:
         def forward():
             with torch.no_grad():
-                return module(xs)
+                module(xs)
+            sync()
 
         return forward
     xs.requires_grad_(True)
@@ -125,8 +128,27 @@ def _torch(case: Case, backward: bool) -> Timed:
         module.zero_grad(set_to_none=True)
         xs.grad = None
         module(xs)[0].sum().backward()
+        sync()
 
     return forward_backward
+
+
+def _cudnn(case: Case, backward: bool) -> Timed:
+    """``jax.experimental.rnn.lstm``: cuDNN's fused LSTM, batch-major, GPU only."""
+    from jax.experimental import rnn
+
+    shape = dict(input_size=case.input_size, hidden_size=case.hidden_size,
+                 num_layers=case.num_layers, bidirectional=case.bidirectional)
+    weights = rnn.init_lstm_weight(jax.random.key(0), **shape)
+    xs = jnp.asarray(_inputs(case)).swapaxes(0, 1)
+    state = jnp.zeros((case.num_layers * (2 if case.bidirectional else 1), case.batch, case.hidden_size))
+    lengths = jnp.full((case.batch,), case.steps, jnp.int32)
+    apply = lambda w, x: rnn.lstm(x, state, state, w, lengths, dropout=0.0, **shape)[0]
+    if backward:
+        f = jax.jit(jax.grad(lambda w, x: jnp.sum(apply(w, x)), argnums=(0, 1)))
+    else:
+        f = jax.jit(apply)
+    return lambda: jax.block_until_ready(f(weights, xs))
 
 
 def _torch_available() -> bool:
@@ -143,6 +165,8 @@ def contenders(case: Case, backward: bool, impls: tuple[str, ...] = ("auto",)) -
     if case.single_layer:
         made["flax linen"] = _flax_linen(case, backward)
         made["flax nnx"] = _flax_nnx(case, backward)
+    if jax.default_backend() == "gpu":
+        made["cudnn"] = _cudnn(case, backward)
     if _torch_available():
         made["torch"] = _torch(case, backward)
     for f in made.values():  # compile, and run once so that lazy set-up is out of the timing
@@ -169,11 +193,12 @@ def run(case: Case, backward: bool, *, rounds: int = 5, min_seconds: float = 0.2
     times: dict[str, list[float]] = {name: [] for name in made}
     for _ in range(rounds):
         for name, f in made.items():
+            time.sleep(0.05)  # let the previous contender's spinning worker threads go idle
             times[name].append(_time(f, min_seconds))
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def speed_table(results: list[dict], anchors=("torch", "flax linen", "flax nnx")) -> str:
+def speed_table(results: list[dict], anchors=("torch", "flax linen", "flax nnx", "cudnn")) -> str:
     """A markdown table: tokens/s of jaxlstm, and each contender's speed ratio to each anchor."""
     lines = []
     for mode in ("forward", "forward+backward"):

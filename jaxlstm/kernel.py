@@ -131,6 +131,21 @@ def _gates(z: Array) -> tuple[Array, Array, Array, Array]:
     return jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
 
 
+def _gates_whole_slab(z: Array) -> tuple[Array, Array, Array, Array]:
+    """``_gates`` with one sigmoid over the whole slab, ``tanh(g) = 2 sigmoid(2 g) - 1``.
+
+    For ``z`` sliced from a scanned input (the hoisted path), XLA:CPU compiles per-gate
+    activations of column slices several times slower than this (measured: 6.6 against 3.6 ms
+    forward at B=32, T=100, I=64, H=128); for ``z`` fresh from a matmul it is the other way
+    round.
+    """
+    H = z.shape[-1] // 4
+    s = jnp.concatenate([jnp.ones(2 * H, z.dtype), jnp.full(H, 2, z.dtype), jnp.ones(H, z.dtype)])
+    s = s.reshape((1,) * (z.ndim - 1) + (4 * H,))
+    i, f, g, o = jnp.split(jax.nn.sigmoid(z * s) * s - (s - 1), 4, axis=-1)
+    return i, f, g, o
+
+
 def _forward(config: _Config, V, b, xs, h0, c0, mask, *, save_gates: bool):
     """The forward loop: ``(hs, cs)`` carried states per step, gates if asked, final ``(h, c)``."""
     H = h0.shape[-1]
@@ -146,10 +161,9 @@ def _forward(config: _Config, V, b, xs, h0, c0, mask, *, save_gates: bool):
         h, c = carry
         x, valid = step_inputs
         if config.hoist:
-            z = h @ U + x
+            i, f, g, o = gates = _gates_whole_slab(h @ U + x)
         else:
-            z = jnp.concatenate([h, x], axis=-1) @ V + bias
-        i, f, g, o = gates = _gates(z)
+            i, f, g, o = gates = _gates(jnp.concatenate([h, x], axis=-1) @ V + bias)
         c_new = f * c + i * g
         h_new = o * jnp.tanh(c_new)
         if valid is not None:
@@ -332,6 +346,17 @@ def _sqrt_backward(config, V, b, xs, mask, boundaries, dys, dh, dc):
     return dV, db, dxs.reshape(-1, *dxs.shape[2:])[:T], dh0, dc0
 
 
-def auto_impl(xs_shape: tuple[int, ...], hidden_size: int) -> Impl:
-    """The implementation ``impl="auto"`` picks for inputs of this shape on this backend."""
-    return "hoisted"
+# Hoisting x @ W + b writes a (T, B, 4H) buffer that each step reads back; on XLA:CPU that pays
+# only while the buffer stays small (experiments/benchmarks.md: hoisted wins at 32/100/64/128
+# and 1/1000/32/64, 6.5 MB and 0.3 MB; fused wins from 32/100/256/256, 13 MB, up).
+_HOIST_MAX_BYTES = 8 * 2**20
+
+
+def auto_impl(xs_shape: tuple[int, ...], hidden_size: int, itemsize: int) -> Impl:
+    """The implementation ``impl="auto"`` picks for time-major inputs of this shape.
+
+    Measured on CPU only (experiments/benchmarks.md); other backends use the same rule until
+    ``experiments/gpu_check.sh`` has measured them.
+    """
+    buffer = math.prod(xs_shape[:-1]) * 4 * hidden_size * itemsize
+    return "hoisted" if buffer <= _HOIST_MAX_BYTES else "fused"

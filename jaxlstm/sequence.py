@@ -83,7 +83,7 @@ def lstm(
     xs = _validate.check_xs(params, xs)
     remat, impl = _validate.check_options(params, reverse, dropout, key, unroll, remat, impl)
     if impl == "auto":
-        impl = kernel.auto_impl(xs.shape, params.hidden_size)
+        impl = kernel.auto_impl(xs.shape, params.hidden_size, xs.dtype.itemsize)
     batch = xs.shape[1:-1]
     directions = params.num_directions
     if state is None:

@@ -1,0 +1,53 @@
+"""``jaxlstm bench`` runs end to end on a tiny case; remat's memory saving is real (XLA's count)."""
+
+import json
+
+import pytest
+
+from jaxlstm import bench
+from jaxlstm.cli import main
+
+TINY = bench.Case(batch=2, steps=5, input_size=3, hidden_size=4)
+
+
+def test_run_times_every_contender():
+    seconds = bench.run(TINY, backward=True, rounds=1, min_seconds=0.0, impls=("auto", "reference"))
+    expected = {"jaxlstm auto", "jaxlstm reference", "flax linen", "flax nnx"}
+    assert expected <= set(seconds) and all(t > 0 for t in seconds.values())
+    results = [{"case": TINY.name, "batch": 2, "steps": 5, "mode": "forward+backward", "seconds": seconds}]
+    table = bench.speed_table(results)
+    assert "jaxlstm auto / flax linen" in table and TINY.name in table
+
+
+def test_stacks_run_without_flax_anchors():
+    case = bench.Case(2, 4, 3, 4, num_layers=2, bidirectional=True)
+    seconds = bench.run(case, backward=False, rounds=1, min_seconds=0.0)
+    assert "jaxlstm auto" in seconds and "flax linen" not in seconds
+
+
+def test_remat_saves_activation_memory():
+    mib = bench.memory(bench.Case(8, 256, 16, 64), remats=(False, "step", "sqrt"))
+    assert mib["sqrt"] < mib["step"] < mib["False"]
+    assert mib["False"] / mib["sqrt"] > 4
+
+
+def test_compile_times_are_reported_per_length():
+    seconds = bench.compile_times(steps=(10, 100), case=bench.Case(2, 0, 3, 4))
+    assert set(seconds) == {10, 100} and all(t > 0 for t in seconds.values())
+
+
+def test_cli_bench_writes_json(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "CASES", (TINY,))
+    monkeypatch.setattr(bench, "compile_times", lambda: {10: 0.1})
+    monkeypatch.setattr(bench, "memory", lambda: {"False": 1.0})
+    path = tmp_path / "bench.json"
+    assert main(["bench", "--cases", "0", "--rounds", "1", "--min-seconds", "0", "--json", str(path)]) == 0
+    report = json.loads(path.read_text())
+    assert {r["mode"] for r in report["speed"]} == {"forward", "forward+backward"}
+    assert "forward+backward" in capsys.readouterr().out
+
+
+def test_cli_bench_rejects_unknown_case(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--cases", "99"])
+    assert "case indices must lie in 0.." in capsys.readouterr().err
