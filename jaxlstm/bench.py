@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -77,6 +78,16 @@ def _jaxlstm(case: Case, backward: bool, impl: str) -> Timed:
     else:
         f = jax.jit(lambda p, x: lstm(p, x, impl=impl)[0])
     return lambda: jax.block_until_ready(f(params, xs))
+
+
+def _floor(case: Case, backward: bool) -> Timed:
+    """The least any LSTM must do per step: a scan of the recurrent matmul ``h @ U`` alone."""
+    H = case.hidden_size
+    U = init(jax.random.key(0), case.input_size, H).layers[0][0].V[:H]
+    h0 = jnp.zeros((case.batch, H))
+    apply = lambda U: jax.lax.scan(lambda h, _: (jnp.tanh(h @ U)[:, :H],) * 2, h0, length=case.steps)[1]
+    f = jax.jit(jax.grad(lambda U: jnp.sum(apply(U))) if backward else apply)
+    return lambda: jax.block_until_ready(f(U))
 
 
 def _flax_linen(case: Case, backward: bool) -> Timed:
@@ -163,6 +174,7 @@ def contenders(case: Case, backward: bool, impls: tuple[str, ...] = ("auto",)) -
     """Name -> a function running one forward (and backward) pass, compiled and warmed up."""
     made = {f"jaxlstm {impl}": _jaxlstm(case, backward, impl) for impl in impls}
     if case.single_layer:
+        made["floor"] = _floor(case, backward)
         made["flax linen"] = _flax_linen(case, backward)
         made["flax nnx"] = _flax_nnx(case, backward)
     if jax.default_backend() == "gpu":
@@ -198,27 +210,24 @@ def run(case: Case, backward: bool, *, rounds: int = 5, min_seconds: float = 0.2
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def speed_table(results: list[dict], anchors=("torch", "flax linen", "flax nnx", "cudnn")) -> str:
-    """A markdown table: tokens/s of jaxlstm, and each contender's speed ratio to each anchor."""
+def speed_table(results: list[dict]) -> str:
+    """Markdown tables, forward and forward+backward: each contender's speed relative to torch,
+    and jaxlstm auto's relative to each other anchor (> 1: faster than the anchor)."""
     lines = []
     for mode in ("forward", "forward+backward"):
         rows = [r for r in results if r["mode"] == mode]
         if not rows:
             continue
         names = list(dict.fromkeys(name for r in rows for name in r["seconds"]))
-        header = ["case (B/T/I/H)", "jaxlstm auto tokens/s"]
-        header += [f"{n} / {a}" for a in anchors for n in names if n != a]
-        lines += [f"**{mode}** (ratio > 1: the first is faster)", "",
-                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        columns = [(n, "torch") for n in names if n != "torch"]
+        columns += [("jaxlstm auto", a) for a in ("floor", "flax linen", "flax nnx", "cudnn") if a in names]
+        columns = [(n, a) for n, a in columns if any(n in r["seconds"] and a in r["seconds"] for r in rows)]
+        header = ["B/T/I/H", "auto tokens/s"] + [f"{n.removeprefix('jaxlstm ')} / {a}" for n, a in columns]
+        lines += [f"**{mode}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for r in rows:
             s = r["seconds"]
-            tokens = r["batch"] * r["steps"] / s["jaxlstm auto"] if "jaxlstm auto" in s else float("nan")
-            cells = [r["case"], f"{tokens:,.0f}"]
-            for a in anchors:
-                for n in names:
-                    if n == a:
-                        continue
-                    cells.append(f"{s[a] / s[n]:.2f}" if a in s and n in s else "–")
+            cells = [r["case"], f"{r['batch'] * r['steps'] / s['jaxlstm auto']:,.0f}" if "jaxlstm auto" in s else "–"]
+            cells += [f"{s[a] / s[n]:.2f}" if n in s and a in s else "–" for n, a in columns]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -238,14 +247,25 @@ def compile_times(steps=(10, 100, 1000, 10000), case: Case = Case(32, 0, 64, 128
 
 
 def memory(case: Case = Case(32, 1000, 512, 512), remats=(False, "step", "sqrt"), impl: str = "auto"):
-    """XLA's temporary memory (MiB) for forward+backward, with each ``remat`` scheme."""
+    """Memory of forward+backward with each ``remat`` scheme, in MiB, without running it.
+
+    ``activations``: what the forward pass saves for the backward pass (the residuals of
+    ``jax.vjp``), less the params and inputs that the caller holds anyway. ``xla_temp``: XLA's
+    temporary buffers for the whole compiled forward+backward.
+    """
     params = init(jax.random.key(0), case.input_size, case.hidden_size)
     xs = jax.ShapeDtypeStruct((case.steps, case.batch, case.input_size), jnp.float32)
+    nbytes = lambda tree: sum(math.prod(a.shape) * a.dtype.itemsize for a in jax.tree.leaves(tree))
     out = {}
     for remat in remats:
-        loss = lambda p, x: jnp.sum(lstm(p, x, remat=remat, impl=impl)[0])
+        f = lambda p, x: lstm(p, x, remat=remat, impl=impl)[0]
+        residuals = jax.eval_shape(lambda p, x: jax.vjp(f, p, x)[1], params, xs)
+        loss = lambda p, x: jnp.sum(f(p, x))
         compiled = jax.jit(jax.grad(loss, argnums=(0, 1))).lower(params, xs).compile()
-        out[str(remat)] = compiled.memory_analysis().temp_size_in_bytes / 2**20
+        out[str(remat)] = {
+            "activations": (nbytes(residuals) - nbytes((params, xs))) / 2**20,
+            "xla_temp": compiled.memory_analysis().temp_size_in_bytes / 2**20,
+        }
     return out
 
 
@@ -269,7 +289,7 @@ def main(cases=CASES, *, rounds: int = 5, min_seconds: float = 0.2, impls=("auto
     }
     progress(speed_table(results))
     progress("compile seconds by T: " + json.dumps({k: round(v, 2) for k, v in report["compile_seconds"].items()}))
-    progress("forward+backward temp MiB by remat: " + json.dumps({k: round(v, 1) for k, v in report["memory_mib"].items()}))
+    progress("forward+backward MiB by remat: " + json.dumps(report["memory_mib"]))
     if json_path:
         with open(json_path, "w") as f:
             json.dump(report, f, indent=1)

@@ -14,12 +14,13 @@ step, ``dz @ U.T``. Autodiff of ``scan`` instead accumulates the ``(H, 4H)`` wei
 inside every backward step; here the weight gradients ``[H_prev; X].T @ dZ`` and ``sum(dZ)``, and
 the input gradient ``dZ @ W.T``, are single large matmuls after the loop.
 
-Activations are applied to the whole ``(B, 4H)`` slab at once, never to column slices of it
-(XLA:CPU compiles slice-wise gate math several times slower): ``tanh(g) = 2 sigmoid(2g) - 1``
-lets one sigmoid serve all four gates.
+Activations are applied per gate to the fresh matmul output in the fused path; in the hoisted
+path, where XLA:CPU compiles gate math on column slices of a scanned input several times slower,
+one sigmoid covers the whole ``(B, 4H)`` slab (``tanh(g) = 2 sigmoid(2g) - 1``). Which path
+``impl="auto"`` takes is decided by :func:`auto_impl` from measurements.
 
-Memory (``remat``): by default the forward pass saves the gate activations and the state of
-every step (``6 B H`` numbers per step). ``"step"`` saves only the state (``2 B H`` per step)
+Memory (``remat``): by default the forward pass saves the four activated gates and the state
+of every step (``6 B H`` numbers per step). ``"step"`` saves only the state (``2 B H`` per step)
 and recomputes the gates in the backward loop; ``"sqrt"`` saves the state only at the start of
 each of about ``sqrt(T)`` chunks and reruns each chunk's forward pass, saving everything for that
 chunk alone, just before its backward pass.
