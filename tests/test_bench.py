@@ -16,7 +16,7 @@ def test_run_times_every_contender():
     assert expected <= set(seconds) and all(t > 0 for t in seconds.values())
     results = [{"case": TINY.name, "batch": 2, "steps": 5, "mode": "forward+backward", "seconds": seconds}]
     table = bench.speed_table(results)
-    assert "jaxlstm auto / flax linen" in table and TINY.name in table
+    assert "auto / flax linen" in table and "auto / floor" in table and TINY.name in table
 
 
 def test_stacks_run_without_flax_anchors():
