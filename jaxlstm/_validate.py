@@ -220,3 +220,18 @@ def check_options(
     if impl not in impls:
         raise ValueError(f"impl must be one of {impls}; got {impl!r}.")
     return remats[remat], impl
+
+
+def check_matmul_dtype(matmul_dtype: object) -> jnp.dtype | None:
+    if matmul_dtype is None:
+        return None
+    try:
+        dtype = jnp.dtype(matmul_dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(
+            f"matmul_dtype must be None or a floating dtype such as jnp.bfloat16; got "
+            f"{matmul_dtype!r}."
+        )
+    return dtype

@@ -21,7 +21,7 @@ from jax import Array
 
 from jaxlstm.params import CellParams
 
-__all__ = ["LSTMState", "lstm_step"]
+__all__ = ["LSTMState", "lstm_step", "matmul"]
 
 
 class LSTMState(NamedTuple):
@@ -31,13 +31,25 @@ class LSTMState(NamedTuple):
     c: Array
 
 
-def lstm_step(params: CellParams, state: tuple[Array, Array], x: Array) -> tuple[LSTMState, Array]:
+def matmul(a: Array, b: Array, dtype=None) -> Array:
+    """``a @ b``; with ``dtype`` (e.g. ``jnp.bfloat16``), the operands are cast to it and the
+    products accumulated and returned in ``a``'s dtype: fast matrix units, full-precision state."""
+    if dtype is None:
+        return a @ b
+    return jnp.matmul(a.astype(dtype), b.astype(dtype), preferred_element_type=a.dtype)
+
+
+def lstm_step(
+    params: CellParams, state: tuple[Array, Array], x: Array, *, matmul_dtype=None
+) -> tuple[LSTMState, Array]:
     """One LSTM step: ``((h, c), x) -> ((h', c'), h')``, the body of ``jax.lax.scan``.
 
     Args:
         params: one layer's ``CellParams`` (``V`` of shape ``(H + I, 4H)``, ``b`` of ``(4H,)``).
         state: ``(h, c)``, each ``(*batch, H)``.
         x: ``(*batch, I)``, the input at this step.
+        matmul_dtype: None, or a dtype such as ``jnp.bfloat16`` for the matmul's operands
+            (accumulated in the params' dtype); see :func:`matmul`.
 
     Returns:
         ``(LSTMState(h', c'), h')``: the new state and the output, which is the new ``h``.
@@ -51,7 +63,7 @@ def lstm_step(params: CellParams, state: tuple[Array, Array], x: Array) -> tuple
         ((3,), (3,), True)
     """
     h, c = state
-    z = jnp.concatenate([h, x], axis=-1) @ params.V
+    z = matmul(jnp.concatenate([h, x], axis=-1), params.V, matmul_dtype)
     z = z + jnp.broadcast_to(params.b, z.shape)  # explicit: users may forbid rank promotion
     i, f, g, o = jnp.split(z, 4, axis=-1)
     c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxlstm.cell import LSTMState, lstm_step
+from jaxlstm.cell import LSTMState, lstm_step, matmul
 from jaxlstm.params import CellParams
 
 Impl = Literal["reference", "fused", "hoisted"]
@@ -56,6 +56,7 @@ def run(
     unroll: int | bool,
     remat: Remat,
     impl: Impl,
+    matmul_dtype=None,
 ) -> tuple[Array, LSTMState]:
     """Run one layer in one direction.
 
@@ -69,6 +70,7 @@ def run(
         unroll: steps per loop iteration, as in ``jax.lax.scan``.
         remat: ``"none"``, ``"step"`` or ``"sqrt"`` (see the module docstring).
         impl: ``"reference"``, ``"fused"`` or ``"hoisted"``.
+        matmul_dtype: None, or the dtype of every matmul's operands (see ``cell.matmul``).
 
     Returns:
         ``(ys, final_state)`` with ``ys`` of shape ``(T, *batch, H)``.
@@ -80,9 +82,10 @@ def run(
     h0, c0 = (part.reshape(B, H) for part in state)
     mask = None if mask is None else mask.reshape(T, B)
     if impl == "reference":
-        ys, (h, c) = _reference(cell, xs, LSTMState(h0, c0), mask, reverse, unroll, remat)
+        ys, (h, c) = _reference(cell, xs, LSTMState(h0, c0), mask, reverse, unroll, remat, matmul_dtype)
     else:
-        config = _Config(reverse=reverse, unroll=unroll, remat=remat, hoist=impl == "hoisted")
+        config = _Config(reverse=reverse, unroll=unroll, remat=remat, hoist=impl == "hoisted",
+                         matmul_dtype=matmul_dtype)
         ys, h, c = _lstm_layer(config, cell.V, cell.b, xs, h0, c0, mask)
     return ys.reshape(T, *batch, H), LSTMState(h.reshape(*batch, H), c.reshape(*batch, H))
 
@@ -90,8 +93,8 @@ def run(
 # --- the reference: scan of lstm_step, differentiated by JAX -------------------------------------
 
 
-def _reference(cell, xs, state, mask, reverse, unroll, remat):
-    step = functools.partial(lstm_step, cell)
+def _reference(cell, xs, state, mask, reverse, unroll, remat, matmul_dtype):
+    step = functools.partial(lstm_step, cell, matmul_dtype=matmul_dtype)
     if remat == "step":
         step = jax.checkpoint(step)
 
@@ -124,6 +127,10 @@ class _Config:
     unroll: int | bool
     remat: Remat
     hoist: bool
+    matmul_dtype: object = None
+
+    def mm(self, a: Array, b: Array) -> Array:
+        return matmul(a, b, self.matmul_dtype)
 
 
 def _gates(z: Array) -> tuple[Array, Array, Array, Array]:
@@ -152,7 +159,7 @@ def _forward(config: _Config, V, b, xs, h0, c0, mask, *, save_gates: bool):
     H = h0.shape[-1]
     U = V[:H]
     if config.hoist:
-        xw = xs @ V[H:]
+        xw = config.mm(xs, V[H:])
         inputs = xw + jnp.broadcast_to(b, xw.shape)
     else:
         inputs = xs
@@ -162,9 +169,9 @@ def _forward(config: _Config, V, b, xs, h0, c0, mask, *, save_gates: bool):
         h, c = carry
         x, valid = step_inputs
         if config.hoist:
-            i, f, g, o = gates = _gates_whole_slab(h @ U + x)
+            i, f, g, o = gates = _gates_whole_slab(config.mm(h, U) + x)
         else:
-            i, f, g, o = gates = _gates(jnp.concatenate([h, x], axis=-1) @ V + bias)
+            i, f, g, o = gates = _gates(config.mm(jnp.concatenate([h, x], axis=-1), V) + bias)
         c_new = f * c + i * g
         h_new = o * jnp.tanh(c_new)
         if valid is not None:
@@ -199,7 +206,7 @@ def _backward(config: _Config, V, b, xs, gates, hs_prev, cs, cs_prev, dys, mask,
         dh, dc = carry
         gates, h_prev, x, c, c_prev, dy, valid = step_inputs
         if gates is None:
-            gates = _gates(jnp.concatenate([h_prev, x], axis=-1) @ V + bias)
+            gates = _gates(config.mm(jnp.concatenate([h_prev, x], axis=-1), V) + bias)
         i, f, g, o = gates
         tanh_c = jnp.tanh(c)
         dh_total = dh + dy
@@ -213,7 +220,7 @@ def _backward(config: _Config, V, b, xs, gates, hs_prev, cs, cs_prev, dys, mask,
             ],
             axis=-1,
         )
-        dh_prev, dc_prev = dz @ U_T, dc_total * f
+        dh_prev, dc_prev = config.mm(dz, U_T), dc_total * f
         if valid is not None:
             valid = valid[:, None]
             dz = jnp.where(valid, dz, jnp.zeros_like(dz))
@@ -231,15 +238,15 @@ def _backward(config: _Config, V, b, xs, gates, hs_prev, cs, cs_prev, dys, mask,
     return dZ, dh0, dc0
 
 
-def _weight_grads(xs, hs_prev, dZ):
+def _weight_grads(config: _Config, xs, hs_prev, dZ):
     """``dV = [H_prev, X].T @ dZ`` and ``db = sum(dZ)`` over every step and sequence.
 
     Two large matmuls, one per half of ``V``: concatenating ``[H_prev, X]`` first would copy
     both (measured slower).
     """
     dZ = dZ.reshape(-1, dZ.shape[-1])
-    dU = hs_prev.reshape(-1, hs_prev.shape[-1]).T @ dZ
-    dW = xs.reshape(-1, xs.shape[-1]).T @ dZ
+    dU = config.mm(hs_prev.reshape(-1, hs_prev.shape[-1]).T, dZ)
+    dW = config.mm(xs.reshape(-1, xs.shape[-1]).T, dZ)
     return jnp.concatenate([dU, dW]), dZ.sum(axis=0)
 
 
@@ -276,8 +283,8 @@ def _lstm_layer_bwd(config: _Config, residuals, cotangents):
     hs_prev = _previous(hs, h0, config.reverse)
     cs_prev = _previous(cs, c0, config.reverse)
     dZ, dh0, dc0 = _backward(config, V, b, xs, gates, hs_prev, cs, cs_prev, dys, mask, dh, dc)
-    dV, db = _weight_grads(xs, hs_prev, dZ)
-    dxs = dZ @ V[h0.shape[-1] :].T
+    dV, db = _weight_grads(config, xs, hs_prev, dZ)
+    dxs = config.mm(dZ, V[h0.shape[-1] :].T)
     return dV, db, dxs, dh0, dc0, None
 
 
@@ -338,8 +345,8 @@ def _sqrt_backward(config, V, b, xs, mask, boundaries, dys, dh, dc):
         hs_prev = _previous(hs, h0, config.reverse)
         cs_prev = _previous(cs, c0, config.reverse)
         dZ, dh, dc = _backward(config, V, b, x, gates, hs_prev, cs, cs_prev, dy, valid, dh, dc)
-        dV_chunk, db_chunk = _weight_grads(x, hs_prev, dZ)
-        return (dh, dc, dV + dV_chunk, db + db_chunk), dZ @ V[H:].T
+        dV_chunk, db_chunk = _weight_grads(config, x, hs_prev, dZ)
+        return (dh, dc, dV + dV_chunk, db + db_chunk), config.mm(dZ, V[H:].T)
 
     init = (dh, dc, jnp.zeros_like(V), jnp.zeros_like(b))
     inputs = (_chunked(xs_p, k), _chunked(mask_p, k), _chunked(dys_p, k), boundaries)

@@ -34,6 +34,7 @@ def lstm(
     unroll: int | bool = 1,
     remat: bool | Literal["step", "sqrt"] = False,
     impl: Literal["auto", "reference", "fused", "hoisted"] = "auto",
+    matmul_dtype=None,
 ) -> tuple[Array, LSTMState]:
     """Run an LSTM stack over a time-major sequence, as ``torch.nn.LSTM`` does.
 
@@ -65,6 +66,10 @@ def lstm(
             ``"fused"`` runs the same step with a hand-written backward pass; ``"hoisted"``
             computes ``x @ W + b`` for all steps before the loop. ``"auto"`` picks the
             fastest for the shapes and backend, as measured in ``experiments/benchmarks.md``.
+        matmul_dtype: None (the params' dtype), or a lower precision such as ``jnp.bfloat16``
+            for the operands of every matmul, forward and backward, accumulated in the params'
+            dtype; the state, the gate arithmetic and the gradients stay in the params' dtype.
+            For accelerators with fast bfloat16 matrix units.
 
     Returns:
         ``(ys, state)``: ``ys`` of shape ``(T, *batch, H * num_directions)``, the last layer's
@@ -82,6 +87,7 @@ def lstm(
     params = _validate.as_stack(params)
     xs = _validate.check_xs(params, xs)
     remat, impl = _validate.check_options(params, reverse, dropout, key, unroll, remat, impl)
+    matmul_dtype = _validate.check_matmul_dtype(matmul_dtype)
     if impl == "auto":
         impl = kernel.auto_impl(xs.shape, params.hidden_size, xs.dtype.itemsize)
     batch = xs.shape[1:-1]
@@ -121,6 +127,7 @@ def lstm(
                 unroll=unroll,
                 remat=remat,
                 impl=impl,
+                matmul_dtype=matmul_dtype,
             )
             outputs.append(ys)
             hs.append(h)

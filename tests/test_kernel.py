@@ -64,3 +64,34 @@ def test_unroll_equals_reference(impl):
 
 def test_chunk_size_is_about_sqrt_T():
     assert [kernel._chunk_size(T) for T in (1, 2, 4, 5, 100, 101, 1000)] == [1, 2, 2, 3, 10, 11, 32]
+
+
+@pytest.mark.parametrize(("impl", "remat"), [("fused", "none"), ("hoisted", "none"), ("fused", "sqrt"), ("hoisted", "step")])
+def test_bfloat16_matmuls_equal_the_reference_with_the_same_policy(impl, remat):
+    """Every path casts its matmul operands to bfloat16 and keeps float32 state, outputs and
+    gradients: equal to the reference with the same policy, and near the float32 answer, to
+    bfloat16 precision (autodiff of the reference also rounds its gradients to bfloat16)."""
+    expected = value_and_grads_policy("reference", "none", jnp.bfloat16)
+    got = value_and_grads_policy(impl, remat, jnp.bfloat16)
+    exact = value_and_grads_policy("reference", "none", None)
+    for a, b, c in zip(got, expected, exact):
+        assert a.dtype == jnp.float32
+        scale = float(np.abs(c).max())
+        np.testing.assert_allclose(a, b, rtol=2e-2, atol=1e-2 * scale)
+        np.testing.assert_allclose(a, c, rtol=2e-2, atol=1e-2 * scale)
+    assert any(not np.allclose(a, c, rtol=1e-6, atol=1e-7) for a, c in zip(got, exact))  # bf16 did act
+
+
+def value_and_grads_policy(impl, remat, matmul_dtype, T=8, batch=(4,)):
+    cell = jaxlstm.init_cell(jax.random.key(11), I, H)
+    rng = np.random.default_rng(11)
+    xs = jnp.asarray(rng.normal(size=(T, *batch, I)), jnp.float32)
+    state = jaxlstm.LSTMState(*(jnp.asarray(rng.normal(size=(*batch, H)), jnp.float32) for _ in range(2)))
+
+    def loss(cell, xs):
+        ys, (h, c) = kernel.run(cell, xs, state, None, reverse=False, unroll=1, remat=remat, impl=impl,
+                                matmul_dtype=matmul_dtype)
+        return jnp.sum(jnp.sin(ys)) + jnp.sum(h * c), ys
+
+    (value, ys), grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))(cell, xs)
+    return jax.tree.leaves((value, ys, grads))
