@@ -4,8 +4,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 from jaxlstm import interop
 from jaxlstm.cell import LSTMState, lstm_step
-from jaxlstm.params import CellParams, LSTMParams, init, init_cell
+from jaxlstm.params import CellParams, LSTMParams, init, init_cell, param_count
 from jaxlstm.sequence import lstm
+from jaxlstm.variant import VARIANTS, Variant
 
 try:
     __version__ = version("jaxlstm")
@@ -16,10 +17,13 @@ __all__ = [
     "CellParams",
     "LSTMParams",
     "LSTMState",
+    "VARIANTS",
+    "Variant",
     "__version__",
     "init",
     "init_cell",
     "interop",
     "lstm",
     "lstm_step",
+    "param_count",
 ]

@@ -48,22 +48,27 @@ def as_stack(params: object) -> LSTMParams:
     for l, layer in enumerate(params.layers):
         for d, cell in enumerate(layer):
             where = f"params.layers[{l}][{d}]"
-            if cell.V.ndim != 2 or cell.V.shape[1] != 4 * hidden or cell.V.shape[0] <= hidden:
+            G = len(cell.variant.gates)
+            gates = "".join(cell.variant.gates)
+            if cell.V.ndim != 2 or cell.V.shape[1] != G * hidden or cell.V.shape[0] <= hidden:
                 raise ValueError(
-                    f"{where}.V has shape {tuple(cell.V.shape)}; expected (H + I, 4H) = "
-                    f"({hidden} + I, {4 * hidden}) with I >= 1, the hidden size H = {hidden} "
-                    "taken from params.layers[0][0]."
+                    f"{where}.V has shape {tuple(cell.V.shape)}; expected (H + I, {G}H) = "
+                    f"({hidden} + I, {G * hidden}) with I >= 1: one block of H columns for each "
+                    f"of the gates {gates}, the hidden size H = {hidden} taken from "
+                    "params.layers[0][0]."
                 )
-            if cell.b.shape != (4 * hidden,):
+            if cell.b.shape != (G * hidden,):
                 raise ValueError(
-                    f"{where}.b has shape {tuple(cell.b.shape)}; expected (4H,) = ({4 * hidden},)."
+                    f"{where}.b has shape {tuple(cell.b.shape)}; expected ({G}H,) = "
+                    f"({G * hidden},) for the gates {gates}."
                 )
             if l > 0 and cell.input_size != hidden * directions:
                 raise ValueError(
                     f"{where}.V has shape {tuple(cell.V.shape)}; expected "
-                    f"({hidden} + {hidden * directions}, {4 * hidden}): layer {l} reads the "
+                    f"({hidden} + {hidden * directions}, {G * hidden}): layer {l} reads the "
                     f"{directions} direction(s) of layer {l - 1}, {hidden * directions} features."
                 )
+            _check_extras(where, cell, hidden)
         if layer[0].input_size != layer[-1].input_size:
             raise ValueError(
                 f"the directions of params.layers[{l}] read different input sizes "
@@ -72,6 +77,29 @@ def as_stack(params: object) -> LSTMParams:
     if not jnp.issubdtype(jnp.dtype(params.layers[0][0].V.dtype), jnp.floating):
         raise TypeError(f"params have dtype {dtypes.pop()}; expected a floating dtype.")
     return params
+
+
+def _check_extras(where: str, cell: CellParams, hidden: int) -> None:
+    """Peephole and layer-norm params present exactly when the variant has them, and sized."""
+    variant = cell.variant
+    expected_peep = {g: (hidden,) for g in variant.peephole_gates}
+    G = len(variant.gates)
+    expected_norm = (
+        {"gate_gain": (G * hidden,), "gate_bias": (G * hidden,), "cell_gain": (hidden,),
+         "cell_bias": (hidden,)}
+        if variant.layer_norm
+        else {}
+    )
+    for name, got, expected in (
+        ("peepholes", cell.peepholes, expected_peep),
+        ("norm", cell.norm, expected_norm),
+    ):
+        shapes = {k: tuple(v.shape) for k, v in (got or {}).items()}
+        if shapes != expected:
+            raise ValueError(
+                f"{where}.{name} has shapes {shapes or None}; expected {expected or None} for "
+                f"its variant {variant}. Hint: make params with jaxlstm.init(..., variant=...)."
+            )
 
 
 def _swapped_batch(xs_shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -21,7 +21,7 @@ from jax import Array
 
 from jaxlstm.params import CellParams
 
-__all__ = ["LSTMState", "lstm_step", "matmul"]
+__all__ = ["LSTMState", "cell_update", "lstm_step", "matmul"]
 
 
 class LSTMState(NamedTuple):
@@ -65,7 +65,59 @@ def lstm_step(
     h, c = state
     z = matmul(jnp.concatenate([h, x], axis=-1), params.V, matmul_dtype)
     z = z + jnp.broadcast_to(params.b, z.shape)  # explicit: users may forbid rank promotion
-    i, f, g, o = jnp.split(z, 4, axis=-1)
-    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-    h = jax.nn.sigmoid(o) * jnp.tanh(c)
+    h, c = cell_update(params, z, c)
     return LSTMState(h, c), h
+
+
+LAYER_NORM_EPS = 1e-5  # as torch.nn.LayerNorm
+
+
+def _layer_norm(v: Array, gain: Array, bias: Array, blocks: int) -> Array:
+    """Normalise each of ``blocks`` equal blocks of the last axis, then scale and shift."""
+    shape = v.shape
+    v = v.reshape(*shape[:-1], blocks, shape[-1] // blocks)
+    mean = v.mean(axis=-1, keepdims=True)
+    var = jnp.square(v - mean).mean(axis=-1, keepdims=True)
+    v = ((v - mean) * jax.lax.rsqrt(var + LAYER_NORM_EPS)).reshape(shape)
+    return v * jnp.broadcast_to(gain, shape) + jnp.broadcast_to(bias, shape)
+
+
+def cell_update(params: CellParams, z: Array, c: Array) -> tuple[Array, Array]:
+    """The elementwise part of a step: pre-activations ``z`` (with bias) and ``c(t-1)`` to
+    ``(h(t), c(t))``, by the equations of ``params.variant``.
+
+    Args:
+        params: the cell's params; ``V`` and ``b`` are not read.
+        z: ``(*batch, G * H)``, one block per gate in ``params.variant.gates``.
+        c: ``(*batch, H)``.
+    """
+    variant = params.variant
+    gates = variant.gates
+    if variant.layer_norm:
+        z = _layer_norm(z, params.norm["gate_gain"], params.norm["gate_bias"], len(gates))
+    pre = dict(zip(gates, jnp.split(z, len(gates), axis=-1)))
+    peep = params.peepholes or {}
+    for gate in ("i", "f"):
+        if gate in peep:
+            pre[gate] = pre[gate] + jnp.broadcast_to(peep[gate], c.shape) * c
+    i = jax.nn.sigmoid(pre["i"]) if "i" in pre else 1.0
+    if variant.coupled:
+        f = 1.0 - i
+    else:
+        f = jax.nn.sigmoid(pre["f"]) if "f" in pre else 1.0
+    g = jnp.tanh(pre["g"]) if variant.input_activation else pre["g"]
+    c = f * c + i * g
+    if variant.cell_clip is not None:
+        c = jnp.clip(c, -variant.cell_clip, variant.cell_clip)
+    if "o" in pre:
+        if "o" in peep:
+            pre["o"] = pre["o"] + jnp.broadcast_to(peep["o"], c.shape) * c
+        o = jax.nn.sigmoid(pre["o"])
+    else:
+        o = 1.0
+    out = c
+    if variant.layer_norm:
+        out = _layer_norm(c, params.norm["cell_gain"], params.norm["cell_bias"], 1)
+    if variant.output_activation:
+        out = jnp.tanh(out)
+    return o * out, c

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from jaxlstm.params import CellParams, LSTMParams
+from jaxlstm.variant import Variant
 
 __all__ = ["from_torch", "to_torch"]
 
@@ -129,6 +130,12 @@ def to_torch(params: LSTMParams | CellParams) -> dict[str, np.ndarray]:
     """
     if isinstance(params, CellParams):
         params = LSTMParams(layers=((params,),))
+    variants = {cell.variant for layer in params.layers for cell in layer}
+    if variants != {Variant()}:
+        raise ValueError(
+            f"to_torch needs the vanilla cell; these params have {sorted(map(str, variants))}. "
+            "torch.nn.LSTM has no peepholes, layer norm, cell clipping or missing gates."
+        )
     state_dict = {}
     for layer, cells in enumerate(params.layers):
         for direction, cell in enumerate(cells):

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxlstm.cell import LSTMState, lstm_step, matmul
+from jaxlstm.cell import LSTMState, cell_update, lstm_step, matmul
 from jaxlstm.params import CellParams
 
 Impl = Literal["reference", "fused", "hoisted"]
@@ -86,7 +86,7 @@ def run(
     else:
         config = _Config(reverse=reverse, unroll=unroll, remat=remat, hoist=impl == "hoisted",
                          matmul_dtype=matmul_dtype)
-        ys, h, c = _lstm_layer(config, cell.V, cell.b, xs, h0, c0, mask)
+        ys, h, c = _lstm_layer(config, cell, xs, h0, c0, mask)
     return ys.reshape(T, *batch, H), LSTMState(h.reshape(*batch, H), c.reshape(*batch, H))
 
 
@@ -154,35 +154,54 @@ def _gates_whole_slab(z: Array) -> tuple[Array, Array, Array, Array]:
     return i, f, g, o
 
 
-def _forward(config: _Config, V, b, xs, h0, c0, mask, *, save_gates: bool):
-    """The forward loop: ``(hs, cs)`` carried states per step, gates if asked, final ``(h, c)``."""
+def _extras(cell: CellParams):
+    """The parameters the elementwise cell math reads besides ``z``: peepholes, layer norm."""
+    return cell.peepholes, cell.norm
+
+
+def _with_extras(cell: CellParams, extras) -> CellParams:
+    peepholes, norm = extras
+    return dataclasses.replace(cell, peepholes=peepholes, norm=norm)
+
+
+def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, *, save: bool):
+    """The forward loop: carried states ``(hs, cs)`` per step, what the backward loop needs per
+    step if ``save`` (the four gates for the vanilla cell, the pre-activations ``z`` for other
+    variants), and the final ``(h, c)``."""
+    V, b = cell.V, cell.b
     H = h0.shape[-1]
+    vanilla = cell.variant.is_vanilla
     U = V[:H]
     if config.hoist:
         xw = config.mm(xs, V[H:])
         inputs = xw + jnp.broadcast_to(b, xw.shape)
     else:
         inputs = xs
-    bias = jnp.broadcast_to(b, (h0.shape[0], 4 * H))
+    bias = jnp.broadcast_to(b, (h0.shape[0], b.shape[-1]))
 
     def step(carry, step_inputs):
         h, c = carry
         x, valid = step_inputs
         if config.hoist:
-            i, f, g, o = gates = _gates_whole_slab(config.mm(h, U) + x)
+            z = config.mm(h, U) + x
         else:
-            i, f, g, o = gates = _gates(config.mm(jnp.concatenate([h, x], axis=-1), V) + bias)
-        c_new = f * c + i * g
-        h_new = o * jnp.tanh(c_new)
+            z = config.mm(jnp.concatenate([h, x], axis=-1), V) + bias
+        if vanilla:
+            i, f, g, o = saved = _gates_whole_slab(z) if config.hoist else _gates(z)
+            c_new = f * c + i * g
+            h_new = o * jnp.tanh(c_new)
+        else:
+            saved = z
+            h_new, c_new = cell_update(cell, z, c)
         if valid is not None:
             valid = valid[:, None]
             h_new, c_new = jnp.where(valid, h_new, h), jnp.where(valid, c_new, c)
-        return (h_new, c_new), (h_new, c_new, gates if save_gates else None)
+        return (h_new, c_new), (h_new, c_new, saved if save else None)
 
-    (h, c), (hs, cs, gates) = jax.lax.scan(
+    (h, c), (hs, cs, saved) = jax.lax.scan(
         step, (h0, c0), (inputs, mask), reverse=config.reverse, unroll=config.unroll
     )
-    return hs, cs, gates, h, c
+    return hs, cs, saved, h, c
 
 
 def _previous(seq: Array, first: Array, reverse: bool) -> Array:
@@ -192,50 +211,75 @@ def _previous(seq: Array, first: Array, reverse: bool) -> Array:
     return jnp.concatenate([first[None], seq])[:-1]
 
 
-def _backward(config: _Config, V, b, xs, gates, hs_prev, cs, cs_prev, dys, mask, dh, dc):
-    """The backward loop: carries only ``(dh, dc)``; returns ``dZ`` per step and ``(dh0, dc0)``.
+def _vanilla_step_grads(gates, c, c_prev, dh_total, dc):
+    """The vanilla cell's backward step, written out: ``(dz, dc_prev)``."""
+    i, f, g, o = gates
+    tanh_c = jnp.tanh(c)
+    dc_total = dc + dh_total * o * (1 - tanh_c * tanh_c)
+    dz = jnp.concatenate(
+        [
+            dc_total * g * i * (1 - i),
+            dc_total * c_prev * f * (1 - f),
+            dc_total * i * (1 - g * g),
+            dh_total * tanh_c * o * (1 - o),
+        ],
+        axis=-1,
+    )
+    return dz, dc_total * f
 
-    ``gates`` is None under ``remat="step"``: each step then recomputes its gates from the
-    saved state before it, with one extra ``[h, x] @ V``.
+
+def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev, dys, mask, dh, dc):
+    """The backward loop: carries only ``(dh, dc)`` (and, for variants with peepholes or layer
+    norm, the running gradient of those small vectors); returns ``dZ`` per step, that extra
+    gradient, and ``(dh0, dc0)``.
+
+    ``saved`` is None under ``remat="step"``: each step then recomputes its pre-activations
+    from the saved state before it, with one extra ``[h, x] @ V``. The vanilla cell's step is
+    written out; other variants take the derivative of :func:`jaxlstm.cell.cell_update`.
     """
+    V, b = cell.V, cell.b
     H = dh.shape[-1]
+    vanilla = cell.variant.is_vanilla
     U_T = V[:H].T
-    bias = jnp.broadcast_to(b, (dh.shape[0], 4 * H))
+    bias = jnp.broadcast_to(b, (dh.shape[0], b.shape[-1]))
+    extras = _extras(cell)
 
     def step(carry, step_inputs):
-        dh, dc = carry
-        gates, h_prev, x, c, c_prev, dy, valid = step_inputs
-        if gates is None:
-            gates = _gates(config.mm(jnp.concatenate([h_prev, x], axis=-1), V) + bias)
-        i, f, g, o = gates
-        tanh_c = jnp.tanh(c)
-        dh_total = dh + dy
-        dc_total = dc + dh_total * o * (1 - tanh_c * tanh_c)
-        dz = jnp.concatenate(
-            [
-                dc_total * g * i * (1 - i),
-                dc_total * c_prev * f * (1 - f),
-                dc_total * i * (1 - g * g),
-                dh_total * tanh_c * o * (1 - o),
-            ],
-            axis=-1,
-        )
-        dh_prev, dc_prev = config.mm(dz, U_T), dc_total * f
+        dh, dc, d_extras = carry
+        saved, h_prev, x, c, c_prev, dy, valid = step_inputs
+        if saved is None:
+            z = config.mm(jnp.concatenate([h_prev, x], axis=-1), V) + bias
+            saved = _gates(z) if vanilla else z
+        valid = None if valid is None else valid[:, None]
+        if vanilla:
+            dz, dc_prev = _vanilla_step_grads(saved, c, c_prev, dh + dy, dc)
+        else:
+            # Sequences past their end contribute nothing: zero their cotangents before the
+            # pullback, since its gradient of the extras is already summed over the batch.
+            dh_step, dc_step = dh + dy, dc
+            if valid is not None:
+                dh_step = jnp.where(valid, dh_step, jnp.zeros_like(dh_step))
+                dc_step = jnp.where(valid, dc_step, jnp.zeros_like(dc_step))
+            update = lambda z, c_prev, extras: cell_update(_with_extras(cell, extras), z, c_prev)
+            _, pullback = jax.vjp(update, saved, c_prev, extras)
+            dz, dc_prev, step_extras = pullback((dh_step, dc_step))
+            d_extras = jax.tree.map(jnp.add, d_extras, step_extras)
+        dh_prev = config.mm(dz, U_T)
         if valid is not None:
-            valid = valid[:, None]
             dz = jnp.where(valid, dz, jnp.zeros_like(dz))
             dh_prev, dc_prev = jnp.where(valid, dh_prev, dh), jnp.where(valid, dc_prev, dc)
-        return (dh_prev, dc_prev), dz
+        return (dh_prev, dc_prev, d_extras), dz
 
-    recompute = (hs_prev, xs) if gates is None else (None, None)
-    (dh0, dc0), dZ = jax.lax.scan(
+    recompute = (hs_prev, xs) if saved is None else (None, None)
+    d_extras = jax.tree.map(jnp.zeros_like, extras)
+    (dh0, dc0, d_extras), dZ = jax.lax.scan(
         step,
-        (dh, dc),
-        (gates, *recompute, cs, cs_prev, dys, mask),
+        (dh, dc, d_extras),
+        (saved, *recompute, cs, cs_prev, dys, mask),
         reverse=not config.reverse,
         unroll=config.unroll,
     )
-    return dZ, dh0, dc0
+    return dZ, d_extras, dh0, dc0
 
 
 def _weight_grads(config: _Config, xs, hs_prev, dZ):
@@ -250,6 +294,10 @@ def _weight_grads(config: _Config, xs, hs_prev, dZ):
     return jnp.concatenate([dU, dW]), dZ.sum(axis=0)
 
 
+def _cell_grads(cell: CellParams, dV, db, d_extras) -> CellParams:
+    return _with_extras(dataclasses.replace(cell, V=dV, b=db), d_extras)
+
+
 def _outputs(hs, mask):
     if mask is None:
         return hs
@@ -257,35 +305,34 @@ def _outputs(hs, mask):
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _lstm_layer(config: _Config, V, b, xs, h0, c0, mask):
+def _lstm_layer(config: _Config, cell: CellParams, xs, h0, c0, mask):
     if config.remat == "sqrt":
-        return _sqrt_forward(config, V, b, xs, h0, c0, mask)[0]
-    hs, _, _, h, c = _forward(config, V, b, xs, h0, c0, mask, save_gates=False)
+        return _sqrt_forward(config, cell, xs, h0, c0, mask)[0]
+    hs, _, _, h, c = _forward(config, cell, xs, h0, c0, mask, save=False)
     return _outputs(hs, mask), h, c
 
 
-def _lstm_layer_fwd(config: _Config, V, b, xs, h0, c0, mask):
+def _lstm_layer_fwd(config: _Config, cell: CellParams, xs, h0, c0, mask):
     if config.remat == "sqrt":
-        outputs, boundaries = _sqrt_forward(config, V, b, xs, h0, c0, mask)
-        return outputs, (V, b, xs, h0, c0, mask, boundaries)
-    save_gates = config.remat == "none"
-    hs, cs, gates, h, c = _forward(config, V, b, xs, h0, c0, mask, save_gates=save_gates)
-    return (_outputs(hs, mask), h, c), (V, b, xs, h0, c0, mask, (hs, cs, gates))
+        outputs, boundaries = _sqrt_forward(config, cell, xs, h0, c0, mask)
+        return outputs, (cell, xs, h0, c0, mask, boundaries)
+    hs, cs, saved, h, c = _forward(config, cell, xs, h0, c0, mask, save=config.remat == "none")
+    return (_outputs(hs, mask), h, c), (cell, xs, h0, c0, mask, (hs, cs, saved))
 
 
 def _lstm_layer_bwd(config: _Config, residuals, cotangents):
-    V, b, xs, h0, c0, mask, saved = residuals
+    cell, xs, h0, c0, mask, saved = residuals
     dys, dh, dc = cotangents
     if config.remat == "sqrt":
-        dV, db, dxs, dh0, dc0 = _sqrt_backward(config, V, b, xs, mask, saved, dys, dh, dc)
-        return dV, db, dxs, dh0, dc0, None
-    hs, cs, gates = saved
+        d_cell, dxs, dh0, dc0 = _sqrt_backward(config, cell, xs, mask, saved, dys, dh, dc)
+        return d_cell, dxs, dh0, dc0, None
+    hs, cs, per_step = saved
     hs_prev = _previous(hs, h0, config.reverse)
     cs_prev = _previous(cs, c0, config.reverse)
-    dZ, dh0, dc0 = _backward(config, V, b, xs, gates, hs_prev, cs, cs_prev, dys, mask, dh, dc)
+    dZ, d_extras, dh0, dc0 = _backward(config, cell, xs, per_step, hs_prev, cs, cs_prev, dys, mask, dh, dc)
     dV, db = _weight_grads(config, xs, hs_prev, dZ)
-    dxs = config.mm(dZ, V[h0.shape[-1] :].T)
-    return dV, db, dxs, dh0, dc0, None
+    dxs = config.mm(dZ, cell.V[h0.shape[-1] :].T)
+    return _cell_grads(cell, dV, db, d_extras), dxs, dh0, dc0, None
 
 
 _lstm_layer.defvjp(_lstm_layer_fwd, _lstm_layer_bwd)
@@ -316,13 +363,13 @@ def _chunked(seq, k):
     return None if seq is None else seq.reshape(-1, k, *seq.shape[1:])
 
 
-def _sqrt_forward(config, V, b, xs, h0, c0, mask):
+def _sqrt_forward(config, cell, xs, h0, c0, mask):
     """Forward over chunks; saves only the state at the start of each chunk."""
     xs_p, mask_p, T, k = _pad_to_chunks(xs, mask)
 
     def chunk(carry, chunk_inputs):
         x, valid = chunk_inputs
-        hs, _, _, h, c = _forward(config, V, b, x, *carry, valid, save_gates=False)
+        hs, _, _, h, c = _forward(config, cell, x, *carry, valid, save=False)
         return (h, c), (hs, carry)
 
     (h, c), (hs, boundaries) = jax.lax.scan(
@@ -332,26 +379,27 @@ def _sqrt_forward(config, V, b, xs, h0, c0, mask):
     return (_outputs(hs, mask), h, c), boundaries
 
 
-def _sqrt_backward(config, V, b, xs, mask, boundaries, dys, dh, dc):
+def _sqrt_backward(config, cell, xs, mask, boundaries, dys, dh, dc):
     """Backward over chunks in reverse order, rerunning each chunk's forward pass first."""
     xs_p, mask_p, T, k = _pad_to_chunks(xs, mask)
     dys_p = jnp.concatenate([dys, jnp.zeros((xs_p.shape[0] - T, *dys.shape[1:]), dys.dtype)])
     H = dh.shape[-1]
 
     def chunk(carry, chunk_inputs):
-        dh, dc, dV, db = carry
+        dh, dc, d_cell = carry
         x, valid, dy, (h0, c0) = chunk_inputs
-        hs, cs, gates, _, _ = _forward(config, V, b, x, h0, c0, valid, save_gates=True)
+        hs, cs, saved, _, _ = _forward(config, cell, x, h0, c0, valid, save=True)
         hs_prev = _previous(hs, h0, config.reverse)
         cs_prev = _previous(cs, c0, config.reverse)
-        dZ, dh, dc = _backward(config, V, b, x, gates, hs_prev, cs, cs_prev, dy, valid, dh, dc)
-        dV_chunk, db_chunk = _weight_grads(config, x, hs_prev, dZ)
-        return (dh, dc, dV + dV_chunk, db + db_chunk), config.mm(dZ, V[H:].T)
+        dZ, d_extras, dh, dc = _backward(config, cell, x, saved, hs_prev, cs, cs_prev, dy, valid, dh, dc)
+        dV, db = _weight_grads(config, x, hs_prev, dZ)
+        d_chunk = _cell_grads(cell, dV, db, d_extras)
+        return (dh, dc, jax.tree.map(jnp.add, d_cell, d_chunk)), config.mm(dZ, cell.V[H:].T)
 
-    init = (dh, dc, jnp.zeros_like(V), jnp.zeros_like(b))
+    init = (dh, dc, jax.tree.map(jnp.zeros_like, cell))
     inputs = (_chunked(xs_p, k), _chunked(mask_p, k), _chunked(dys_p, k), boundaries)
-    (dh0, dc0, dV, db), dxs = jax.lax.scan(chunk, init, inputs, reverse=not config.reverse)
-    return dV, db, dxs.reshape(-1, *dxs.shape[2:])[:T], dh0, dc0
+    (dh0, dc0, d_cell), dxs = jax.lax.scan(chunk, init, inputs, reverse=not config.reverse)
+    return d_cell, dxs.reshape(-1, *dxs.shape[2:])[:T], dh0, dc0
 
 
 # Hoisting x @ W + b writes a (T, B, 4H) buffer that each step reads back; on XLA:CPU that pays
@@ -360,11 +408,13 @@ def _sqrt_backward(config, V, b, xs, mask, boundaries, dys, dh, dc):
 _HOIST_MAX_BYTES = 8 * 2**20
 
 
-def auto_impl(xs_shape: tuple[int, ...], hidden_size: int, itemsize: int) -> Impl:
+def auto_impl(xs_shape: tuple[int, ...], cell: CellParams, itemsize: int) -> Impl:
     """The implementation ``impl="auto"`` picks for time-major inputs of this shape.
 
     Measured on CPU only (experiments/benchmarks.md); other backends use the same rule until
-    ``experiments/gpu_check.sh`` has measured them.
+    ``experiments/gpu_check.sh`` has measured them. Variants other than the vanilla cell take
+    the fused path: their gate math would run on column slices of the hoisted buffer.
     """
-    buffer = math.prod(xs_shape[:-1]) * 4 * hidden_size * itemsize
-    return "hoisted" if buffer <= _HOIST_MAX_BYTES else "fused"
+    buffer = math.prod(xs_shape[:-1]) * cell.b.shape[-1] * itemsize
+    hoist = cell.variant.is_vanilla and buffer <= _HOIST_MAX_BYTES
+    return "hoisted" if hoist else "fused"

@@ -19,7 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-__all__ = ["CellParams", "LSTMParams", "init", "init_cell"]
+from jaxlstm.variant import Variant, as_variant
+
+__all__ = ["CellParams", "LSTMParams", "init", "init_cell", "param_count"]
 
 Init = Literal["pytorch", "keras"]
 
@@ -30,17 +32,26 @@ class CellParams:
     """The weights of one LSTM layer in one direction.
 
     Attributes:
-        V: ``(hidden_size + input_size, 4 * hidden_size)``, the four gates' ``[U; W]`` stacked;
-            rows ``[:H]`` multiply ``h``, rows ``[H:]`` multiply ``x``; gate columns i, f, g, o.
-        b: ``(4 * hidden_size,)``, one bias per gate unit, forget-gate offset included.
+        V: ``(hidden_size + input_size, G * hidden_size)``, the gates' ``[U; W]`` stacked; rows
+            ``[:H]`` multiply ``h``, rows ``[H:]`` multiply ``x``; one block of ``H`` columns per
+            gate in ``variant.gates`` (i, f, g, o for the vanilla cell, so ``G = 4``).
+        b: ``(G * hidden_size,)``, one bias per gate unit, forget-gate offset included.
+        peepholes: with ``variant.peepholes``, ``{gate: (H,)}`` for each of i, f, o that the
+            variant has; else None.
+        norm: with ``variant.layer_norm``, ``{"gate_gain", "gate_bias"}`` of shape ``(G * H,)``
+            and ``{"cell_gain", "cell_bias"}`` of shape ``(H,)``; else None.
+        variant: the static :class:`jaxlstm.Variant` that says which equations these are.
     """
 
     V: Array
     b: Array
+    peepholes: dict[str, Array] | None = None
+    norm: dict[str, Array] | None = None
+    variant: Variant = dataclasses.field(default=Variant(), metadata=dict(static=True))
 
     @property
     def hidden_size(self) -> int:
-        return self.V.shape[-1] // 4
+        return self.V.shape[-1] // len(self.variant.gates)
 
     @property
     def input_size(self) -> int:
@@ -102,6 +113,7 @@ def init_cell(
     *,
     init: Init = "pytorch",
     forget_bias: float = 1.0,
+    variant: Variant | str = "vanilla",
     dtype=jnp.float32,
 ) -> CellParams:
     """Initialise one LSTM layer in one direction.
@@ -117,11 +129,17 @@ def init_cell(
             orthogonal over ``(H, 4H)``, the bias zero, as ``keras.layers.LSTM``.
         forget_bias: added to the forget-gate slice of ``b`` after drawing it, in both schemes
             (1.0 by default, Jozefowicz et al. 2015; Keras's ``unit_forget_bias``). It is stored
-            in ``b``, never added inside the step, so imported weights mean what they meant.
+            in ``b`` (in ``norm["gate_bias"]`` under layer normalisation, which would cancel it
+            in ``b``), never added inside the step, so imported weights mean what they meant.
+            Variants without forget-gate weights (NFG, CIFG) have no slice to add it to.
+        variant: a :class:`jaxlstm.Variant` or the name of a preset in ``jaxlstm.VARIANTS``.
+            Peephole vectors are drawn like the weights (``"pytorch"``) or start at zero
+            (``"keras"``); layer-norm gains start at one and biases at zero.
         dtype: a floating dtype for every leaf.
 
     Returns:
-        ``CellParams`` with ``V`` of shape ``(H + I, 4H)`` and ``b`` of shape ``(4H,)``.
+        ``CellParams`` with ``V`` of shape ``(H + I, G * H)`` and ``b`` of shape ``(G * H,)``,
+        ``G`` the number of gates with weights (4 for the vanilla cell).
 
     Example:
         >>> import jax, jaxlstm
@@ -132,24 +150,48 @@ def init_cell(
     input_size = _check_size("input_size", input_size)
     hidden_size = _check_size("hidden_size", hidden_size)
     dtype = _check_dtype(dtype)
-    k_u, k_w, k_b = jax.random.split(key, 3)
-    H = hidden_size
+    variant = as_variant(variant)
+    k_u, k_w, k_b, k_p = jax.random.split(key, 4)
+    H, G = hidden_size, len(variant.gates)
     if init == "pytorch":
         bound = 1.0 / math.sqrt(H)
-        U = jax.random.uniform(k_u, (H, 4 * H), dtype, -bound, bound)
-        W = jax.random.uniform(k_w, (input_size, 4 * H), dtype, -bound, bound)
-        b = jax.random.uniform(k_b, (4 * H,), dtype, -bound, bound)
+        U = jax.random.uniform(k_u, (H, G * H), dtype, -bound, bound)
+        W = jax.random.uniform(k_w, (input_size, G * H), dtype, -bound, bound)
+        b = jax.random.uniform(k_b, (G * H,), dtype, -bound, bound)
+        peep_keys = dict(zip(variant.peephole_gates, jax.random.split(k_p, 3)))
+        peepholes = {g: jax.random.uniform(k, (H,), dtype, -bound, bound) for g, k in peep_keys.items()}
     elif init == "keras":
-        U = jax.nn.initializers.orthogonal()(k_u, (H, 4 * H), dtype)
-        W = jax.nn.initializers.glorot_uniform()(k_w, (input_size, 4 * H), dtype)
-        b = jnp.zeros((4 * H,), dtype)
+        U = jax.nn.initializers.orthogonal()(k_u, (H, G * H), dtype)
+        W = jax.nn.initializers.glorot_uniform()(k_w, (input_size, G * H), dtype)
+        b = jnp.zeros((G * H,), dtype)
+        peepholes = {g: jnp.zeros((H,), dtype) for g in variant.peephole_gates}
     else:
         raise ValueError(
             f"init must be 'pytorch' or 'keras'; got {init!r}. 'pytorch' draws every weight from "
             "U(-1/sqrt(H), 1/sqrt(H)); 'keras' uses Glorot-uniform W, orthogonal U, zero bias."
         )
-    b = b.at[H : 2 * H].add(jnp.asarray(forget_bias, dtype))
-    return CellParams(V=jnp.concatenate([U, W], axis=0), b=b)
+    norm = None
+    if variant.layer_norm:
+        norm = {
+            "gate_gain": jnp.ones((G * H,), dtype),
+            "gate_bias": jnp.zeros((G * H,), dtype),
+            "cell_gain": jnp.ones((H,), dtype),
+            "cell_bias": jnp.zeros((H,), dtype),
+        }
+    if "f" in variant.gates:
+        f = variant.gates.index("f")
+        offset = jnp.asarray(forget_bias, dtype)
+        if norm is None:
+            b = b.at[f * H : (f + 1) * H].add(offset)
+        else:
+            norm["gate_bias"] = norm["gate_bias"].at[f * H : (f + 1) * H].add(offset)
+    return CellParams(
+        V=jnp.concatenate([U, W], axis=0),
+        b=b,
+        peepholes=peepholes or None,
+        norm=norm,
+        variant=variant,
+    )
 
 
 def init(
@@ -161,13 +203,15 @@ def init(
     bidirectional: bool = False,
     init: Init = "pytorch",
     forget_bias: float = 1.0,
+    variant: Variant | str = "vanilla",
     dtype=jnp.float32,
 ) -> LSTMParams:
     """Initialise a stack of LSTM layers, as ``torch.nn.LSTM(input_size, hidden_size, ...)``.
 
     Layer 0 reads ``input_size`` features; layer ``l > 0`` reads ``hidden_size * D`` features,
     where ``D`` is 2 for a bidirectional stack and 1 otherwise. Each layer and direction gets
-    its own key. ``init``, ``forget_bias`` and ``dtype`` are as in :func:`init_cell`.
+    its own key. ``init``, ``forget_bias``, ``variant`` and ``dtype`` are as in
+    :func:`init_cell`; every layer and direction has the same variant.
 
     Returns:
         ``LSTMParams`` whose ``layers[l][d]`` is the ``CellParams`` of layer ``l``, direction
@@ -191,6 +235,7 @@ def init(
                 hidden_size,
                 init=init,
                 forget_bias=forget_bias,
+                variant=variant,
                 dtype=dtype,
             )
             for direction in range(directions)
@@ -198,3 +243,16 @@ def init(
         for layer in range(num_layers)
     )
     return LSTMParams(layers=layers)
+
+
+def param_count(input_size: int, hidden_size: int, **init_kwargs) -> int:
+    """The number of parameters :func:`init` makes with these arguments (nothing is allocated).
+
+    For comparing variants at equal budgets, e.g. ``param_count(7, 8, variant="CIFG")``.
+
+    Example:
+        >>> param_count(2, 3), param_count(2, 3, variant="CIFG"), param_count(2, 3, variant="peephole")
+        (72, 60, 81)
+    """
+    shapes = jax.eval_shape(lambda key: init(key, input_size, hidden_size, **init_kwargs), jax.random.key(0))
+    return sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(shapes))

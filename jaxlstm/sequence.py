@@ -89,7 +89,7 @@ def lstm(
     remat, impl = _validate.check_options(params, reverse, dropout, key, unroll, remat, impl)
     matmul_dtype = _validate.check_matmul_dtype(matmul_dtype)
     if impl == "auto":
-        impl = kernel.auto_impl(xs.shape, params.hidden_size, xs.dtype.itemsize)
+        impl = kernel.auto_impl(xs.shape, params.layers[0][0], xs.dtype.itemsize)
     batch = xs.shape[1:-1]
     directions = params.num_directions
     if state is None:

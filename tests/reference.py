@@ -56,3 +56,54 @@ def lstm(state_dict, xs, h0=None, c0=None, lengths=None, reverse=False):
             outputs.append(ys)
         layer_input = np.concatenate(outputs, axis=-1)
     return layer_input, h_n, c_n
+
+
+def variant_lstm(cell, xs, h0, c0, lengths=None, reverse=False):
+    """One layer of any :class:`jaxlstm.Variant`, float64, per sequence and step, written from the
+    papers' equations (Gers & Schmidhuber 2000 peepholes, Greff et al. 2017 variants, Ba et al.
+    2016 layer norm). ``xs`` (T, B, I) -> ``ys`` (T, B, H), ``h``, ``c`` (B, H)."""
+    variant = cell.variant
+    V, b = np.asarray(cell.V, np.float64), np.asarray(cell.b, np.float64)
+    H = cell.hidden_size
+    gates = variant.gates
+    blocks = {g: k for k, g in enumerate(gates)}
+    W = {g: V[H:, k * H : (k + 1) * H].T for g, k in blocks.items()}   # (H, I)
+    R = {g: V[:H, k * H : (k + 1) * H].T for g, k in blocks.items()}   # (H, H)
+    bias = {g: b[k * H : (k + 1) * H] for g, k in blocks.items()}
+    peep = {g: np.asarray(p, np.float64) for g, p in (cell.peepholes or {}).items()}
+    norm = {k: np.asarray(v, np.float64) for k, v in (cell.norm or {}).items()}
+
+    def ln(v, gain, shift):
+        return (v - v.mean()) / np.sqrt(v.var() + 1e-5) * gain + shift
+
+    xs = np.asarray(xs, np.float64)
+    T, B = xs.shape[:2]
+    lengths = [T] * B if lengths is None else [int(n) for n in lengths]
+    ys = np.zeros((T, B, H))
+    h_n, c_n = np.zeros((B, H)), np.zeros((B, H))
+    for n in range(B):
+        h, c = np.array(h0[n], np.float64), np.array(c0[n], np.float64)
+        steps = reversed(range(lengths[n])) if reverse else range(lengths[n])
+        for t in steps:
+            x = xs[t, n]
+            net = {g: W[g] @ x + R[g] @ h + bias[g] for g in gates}
+            if variant.layer_norm:
+                for g, k in blocks.items():
+                    net[g] = ln(net[g], norm["gate_gain"][k * H : (k + 1) * H], norm["gate_bias"][k * H : (k + 1) * H])
+            i = sigmoid(net["i"] + peep.get("i", 0) * c) if variant.input_gate else 1.0
+            if variant.coupled:
+                f = 1.0 - i
+            elif variant.forget_gate:
+                f = sigmoid(net["f"] + peep.get("f", 0) * c)
+            else:
+                f = 1.0
+            g = np.tanh(net["g"]) if variant.input_activation else net["g"]
+            c = f * c + i * g
+            if variant.cell_clip is not None:
+                c = np.clip(c, -variant.cell_clip, variant.cell_clip)
+            o = sigmoid(net["o"] + peep.get("o", 0) * c) if variant.output_gate else 1.0
+            s = ln(c, norm["cell_gain"], norm["cell_bias"]) if variant.layer_norm else c
+            h = o * (np.tanh(s) if variant.output_activation else s)
+            ys[t, n] = h
+        h_n[n], c_n[n] = h, c
+    return ys, h_n, c_n

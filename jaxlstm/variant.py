@@ -1,0 +1,103 @@
+"""The static description of an LSTM cell variant: which gates, activations and extras it has.
+
+A :class:`Variant` is hashable and lives in a static field of :class:`jaxlstm.CellParams`, so
+``jit`` specialises on it and every function reads the cell's equations from its params. The
+names of Greff et al. (2017, "LSTM: A Search Space Odyssey") and Gers et al. are presets in
+:data:`VARIANTS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["VARIANTS", "Variant", "as_variant"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """Which parts an LSTM cell has. The default is the cell of ``torch.nn.LSTM`` and Flax.
+
+    Attributes:
+        input_gate: ``False`` is NIG: ``i = 1``, and the input gate has no weights.
+        forget_gate: ``False`` is NFG, the 1997 LSTM of Hochreiter & Schmidhuber: ``f = 1``.
+        output_gate: ``False`` is NOG: ``o = 1``.
+        coupled: CIFG: ``f = 1 - i``; the forget gate has no weights of its own.
+        input_activation: ``False`` is NIAF: the block input is ``g = z_g``, not ``tanh(z_g)``.
+        output_activation: ``False`` is NOAF: ``h = o * c``, not ``o * tanh(c)``.
+        peepholes: Gers & Schmidhuber (2000): per-cell weight vectors through which the input
+            and forget gates see ``c(t-1)`` and the output gate sees ``c(t)``.
+        layer_norm: Ba et al. (2016): each gate's pre-activation, and ``c`` before the output
+            activation, normalised over the hidden units, with a learned gain and bias.
+        cell_clip: clip ``c`` to ``[-cell_clip, cell_clip]`` after each update (TensorFlow's
+            ``cell_clip``), or None.
+    """
+
+    input_gate: bool = True
+    forget_gate: bool = True
+    output_gate: bool = True
+    coupled: bool = False
+    input_activation: bool = True
+    output_activation: bool = True
+    peepholes: bool = False
+    layer_norm: bool = False
+    cell_clip: float | None = None
+
+    def __post_init__(self):
+        if self.coupled and not (self.input_gate and self.forget_gate):
+            raise ValueError(
+                "Variant(coupled=True) ties the forget gate to the input gate (f = 1 - i); it "
+                f"needs input_gate=True and forget_gate=True, got input_gate={self.input_gate}, "
+                f"forget_gate={self.forget_gate}."
+            )
+        if self.cell_clip is not None and not self.cell_clip > 0:
+            raise ValueError(f"cell_clip must be None or positive; got {self.cell_clip!r}.")
+
+    @property
+    def gates(self) -> tuple[str, ...]:
+        """The gates that have weights, in the order of ``V``'s column blocks (of i, f, g, o)."""
+        present = {
+            "i": self.input_gate,
+            "f": self.forget_gate and not self.coupled,
+            "g": True,
+            "o": self.output_gate,
+        }
+        return tuple(gate for gate, has in present.items() if has)
+
+    @property
+    def peephole_gates(self) -> tuple[str, ...]:
+        """The gates with a peephole vector: those of i, f, o that have weights."""
+        if not self.peepholes:
+            return ()
+        return tuple(gate for gate in self.gates if gate != "g")
+
+    @property
+    def is_vanilla(self) -> bool:
+        return self == Variant()
+
+
+VARIANTS: dict[str, Variant] = {
+    "vanilla": Variant(),
+    "lstm1997": Variant(forget_gate=False),
+    "peephole": Variant(peepholes=True),
+    "layer_norm": Variant(layer_norm=True),
+    # Greff et al. 2017: each changes one thing of their baseline, which has peepholes.
+    "greff_vanilla": Variant(peepholes=True),
+    "NIG": Variant(peepholes=True, input_gate=False),
+    "NFG": Variant(peepholes=True, forget_gate=False),
+    "NOG": Variant(peepholes=True, output_gate=False),
+    "NIAF": Variant(peepholes=True, input_activation=False),
+    "NOAF": Variant(peepholes=True, output_activation=False),
+    "NP": Variant(),
+    "CIFG": Variant(peepholes=True, coupled=True),
+}
+
+
+def as_variant(variant: Variant | str) -> Variant:
+    """A :class:`Variant`, or the preset of that name in :data:`VARIANTS`."""
+    if isinstance(variant, Variant):
+        return variant
+    if isinstance(variant, str) and variant in VARIANTS:
+        return VARIANTS[variant]
+    raise ValueError(
+        f"variant must be a jaxlstm.Variant or one of {sorted(VARIANTS)}; got {variant!r}."
+    )

@@ -1,0 +1,179 @@
+"""Every cell variant: against an independent float64 NumPy loop, on every path, with gradients."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import reference
+from jax.test_util import check_grads
+
+import jaxlstm
+from jaxlstm import kernel
+
+T, B, I, H = 6, 3, 4, 5
+NAMES = sorted(jaxlstm.VARIANTS)
+EXTRA = {
+    "clipped": jaxlstm.Variant(peepholes=True, cell_clip=0.3),
+    "layer_norm_peephole_cifg": jaxlstm.Variant(layer_norm=True, peepholes=True, coupled=True),
+    "no_gates": jaxlstm.Variant(input_gate=False, forget_gate=False, output_gate=False),
+}
+ALL = {**{name: jaxlstm.VARIANTS[name] for name in NAMES}, **EXTRA}
+
+
+def perturbed_cell(variant, seed=0, dtype=jnp.float64):
+    """A cell of the variant with every param drawn at random (so layer norm, peepholes and
+    biases all matter)."""
+    cell = jaxlstm.init_cell(jax.random.key(seed), I, H, variant=variant, dtype=dtype)
+    leaves, tree = jax.tree.flatten(cell)
+    keys = jax.random.split(jax.random.key(seed + 1), len(leaves))
+    leaves = [leaf + 0.3 * jax.random.normal(k, leaf.shape, dtype) for leaf, k in zip(leaves, keys)]
+    return jax.tree.unflatten(tree, leaves)
+
+
+def inputs(seed=0, dtype=jnp.float64):
+    rng = np.random.default_rng(seed)
+    xs = jnp.asarray(rng.normal(size=(T, B, I)), dtype)
+    h0, c0 = (jnp.asarray(rng.normal(size=(B, H)), dtype) for _ in range(2))
+    return xs, h0, c0
+
+
+@pytest.mark.parametrize("impl", ["reference", "fused", "hoisted"])
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_equals_float64_numpy(x64, name, impl):
+    cell = perturbed_cell(ALL[name])
+    xs, h0, c0 = inputs()
+    lengths = [6, 0, 4]
+    for reverse in (False, True):
+        ys, (h, c) = jaxlstm.lstm(cell, xs, jaxlstm.LSTMState(h0[None], c0[None]), seq_lengths=jnp.array(lengths),
+                                  reverse=reverse, impl=impl)
+        ys_ref, h_ref, c_ref = reference.variant_lstm(cell, xs, h0, c0, lengths, reverse=reverse)
+        np.testing.assert_allclose(ys, ys_ref, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(h[0], h_ref, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(c[0], c_ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_gradients_of_every_path_equal_the_reference(x64, name):
+    cell = perturbed_cell(ALL[name], seed=3)
+    xs, h0, c0 = inputs(3)
+    mask = jnp.arange(T)[:, None] < jnp.array([6, 2, 0])[None]
+
+    def loss(impl, remat):
+        def f(cell, xs, h0, c0):
+            ys, (h, c) = kernel.run(cell, xs, jaxlstm.LSTMState(h0, c0), mask, reverse=False, unroll=1,
+                                    remat=remat, impl=impl)
+            return jnp.sum(jnp.sin(ys)) + jnp.sum(h * c)
+        return jax.grad(f, argnums=(0, 1, 2, 3))(cell, xs, h0, c0)
+
+    expected = loss("reference", "none")
+    for impl, remat in [("fused", "none"), ("hoisted", "none"), ("fused", "step"), ("fused", "sqrt")]:
+        for a, b in zip(jax.tree.leaves(loss(impl, remat)), jax.tree.leaves(expected)):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["peephole", "layer_norm", "CIFG", "NOAF", "clipped"])
+def test_check_grads(x64, name):
+    cell = perturbed_cell(ALL[name], seed=5)
+    xs, h0, c0 = inputs(5)
+    f = lambda cell, xs: jaxlstm.lstm(cell, xs, seq_lengths=jnp.array([6, 3, 0]))
+    check_grads(f, (cell, xs), order=1, modes=("rev",), eps=1e-6)
+
+
+def test_stacks_of_variants_run_bidirectional_with_lengths():
+    params = jaxlstm.init(jax.random.key(0), I, H, num_layers=2, bidirectional=True, variant="CIFG")
+    xs, _, _ = inputs(dtype=jnp.float32)
+    ys, (h, c) = jax.jit(lambda p, x: jaxlstm.lstm(p, x, seq_lengths=jnp.array([6, 1, 3])))(params, xs)
+    assert ys.shape == (T, B, 2 * H) and h.shape == (4, B, H)
+    assert not np.any(ys[1:, 1])
+
+
+def embed(variant_cell, fill):
+    """The vanilla cell equal to a gate-dropping variant: the missing gates' blocks get zero
+    weights and a bias that saturates the sigmoid (``fill``: gate -> +50 or -50)."""
+    gates = variant_cell.variant.gates
+    blocks = dict(zip(gates, jnp.split(variant_cell.V, len(gates), axis=1)))
+    biases = dict(zip(gates, jnp.split(variant_cell.b, len(gates))))
+    V = jnp.concatenate([blocks.get(g, jnp.zeros((I + H, H))) for g in "ifgo"], axis=1)
+    b = jnp.concatenate([biases.get(g, jnp.full(H, fill.get(g, 0.0))) for g in "ifgo"])
+    return jaxlstm.CellParams(V=V, b=b)
+
+
+@pytest.mark.parametrize(("variant", "fill"), [
+    (jaxlstm.Variant(input_gate=False), {"i": 50.0}),
+    (jaxlstm.Variant(forget_gate=False), {"f": 50.0}),
+    (jaxlstm.Variant(output_gate=False), {"o": 50.0}),
+])
+def test_dropped_gates_are_saturated_gates(x64, variant, fill):
+    """NIG, NFG, NOG equal the vanilla cell with that gate held at 1 (sigmoid(50) == 1 in float64)."""
+    cell = perturbed_cell(variant)
+    xs, h0, c0 = inputs()
+    state = jaxlstm.LSTMState(h0[None], c0[None])
+    np.testing.assert_allclose(jaxlstm.lstm(cell, xs, state)[0], jaxlstm.lstm(embed(cell, fill), xs, state)[0],
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_zero_peepholes_and_off_options_reduce_to_vanilla(x64):
+    vanilla = perturbed_cell(jaxlstm.Variant())
+    xs, h0, c0 = inputs()
+    state = jaxlstm.LSTMState(h0[None], c0[None])
+    expected = jaxlstm.lstm(vanilla, xs, state)[0]
+    peephole = dataclasses.replace(vanilla, variant=jaxlstm.Variant(peepholes=True),
+                                   peepholes={g: jnp.zeros(H) for g in "ifo"})
+    huge_clip = dataclasses.replace(vanilla, variant=jaxlstm.Variant(cell_clip=1e9))
+    for cell in (peephole, huge_clip):
+        np.testing.assert_allclose(jaxlstm.lstm(cell, xs, state)[0], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_cifg_is_vanilla_with_forget_weights_the_negated_input_weights(x64):
+    cifg = perturbed_cell(jaxlstm.Variant(coupled=True))
+    V_i, V_g, V_o = jnp.split(cifg.V, 3, axis=1)
+    b_i, b_g, b_o = jnp.split(cifg.b, 3)
+    vanilla = jaxlstm.CellParams(V=jnp.concatenate([V_i, -V_i, V_g, V_o], 1), b=jnp.concatenate([b_i, -b_i, b_g, b_o]))
+    xs, h0, c0 = inputs()
+    state = jaxlstm.LSTMState(h0[None], c0[None])
+    np.testing.assert_allclose(jaxlstm.lstm(cifg, xs, state)[0], jaxlstm.lstm(vanilla, xs, state)[0],
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_param_count():
+    per_gate = (I + H) * H + H
+    assert jaxlstm.param_count(I, H) == 4 * per_gate
+    assert jaxlstm.param_count(I, H, variant="NP") == 4 * per_gate
+    assert jaxlstm.param_count(I, H, variant="CIFG") == 3 * per_gate + 2 * H
+    assert jaxlstm.param_count(I, H, variant="NFG") == 3 * per_gate + 2 * H
+    assert jaxlstm.param_count(I, H, variant="greff_vanilla") == 4 * per_gate + 3 * H
+    assert jaxlstm.param_count(I, H, variant="layer_norm") == 4 * per_gate + 2 * 4 * H + 2 * H
+    assert jaxlstm.param_count(I, H, num_layers=2, bidirectional=True) == 2 * 4 * per_gate + 2 * 4 * ((2 * H + H) * H + H)
+
+
+def test_layer_norm_gets_the_forget_bias():
+    cell = jaxlstm.init_cell(jax.random.key(0), I, H, variant="layer_norm", forget_bias=1.0)
+    np.testing.assert_array_equal(cell.norm["gate_bias"], np.repeat([0.0, 1.0, 0.0, 0.0], H))
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    (dict(coupled=True, input_gate=False), r"coupled=True.*needs input_gate=True"),
+    (dict(cell_clip=0.0), r"cell_clip must be None or positive; got 0\.0"),
+])
+def test_variant_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        jaxlstm.Variant(**kwargs)
+
+
+def test_unknown_variant_name():
+    with pytest.raises(ValueError, match=r"variant must be a jaxlstm\.Variant or one of \[.*'CIFG'.*\]; got 'GRU'"):
+        jaxlstm.init(jax.random.key(0), I, H, variant="GRU")
+
+
+def test_params_without_their_variants_extras_are_refused():
+    cell = jaxlstm.init_cell(jax.random.key(0), I, H, variant="peephole")
+    broken = dataclasses.replace(cell, peepholes=None)
+    with pytest.raises(ValueError, match=r"params\.layers\[0\]\[0\]\.peepholes has shapes None; expected \{'i': \(5,\)"):
+        jaxlstm.lstm(broken, jnp.ones((T, B, I)))
+
+
+def test_to_torch_refuses_variants():
+    with pytest.raises(ValueError, match=r"to_torch needs the vanilla cell"):
+        jaxlstm.interop.to_torch(jaxlstm.init(jax.random.key(0), I, H, variant="peephole"))
