@@ -1,4 +1,4 @@
-"""Weights to and from other frameworks, as numpy arrays: no framework import is needed.
+"""PyTorch ``nn.LSTM`` weights, as numpy arrays: no torch import is needed.
 
 PyTorch ``nn.LSTM`` layout, per layer ``l`` and direction (suffix ``""`` forward, ``"_reverse"``
 backward):
