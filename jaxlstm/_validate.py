@@ -263,3 +263,20 @@ def check_matmul_dtype(matmul_dtype: object) -> jnp.dtype | None:
             f"{matmul_dtype!r}."
         )
     return dtype
+
+
+def check_noise(recurrent_dropout: float, zoneout: object, key: Array | None) -> tuple[float, float]:
+    """Check the training-time noise options; returns the zoneout rates ``(z_c, z_h)``."""
+    if not 0.0 <= recurrent_dropout < 1.0:
+        raise ValueError(f"recurrent_dropout must lie in [0, 1); got {recurrent_dropout!r}.")
+    rates = zoneout if isinstance(zoneout, tuple) else (zoneout, zoneout)
+    if len(rates) != 2 or not all(isinstance(r, (int, float)) and 0.0 <= r <= 1.0 for r in rates):
+        raise ValueError(
+            f"zoneout must be a rate in [0, 1] or a pair (z_c, z_h) of them; got {zoneout!r}."
+        )
+    if (recurrent_dropout or any(rates)) and key is None:
+        raise ValueError(
+            f"recurrent_dropout={recurrent_dropout} and zoneout={zoneout} need a PRNG key: pass "
+            "key=jax.random.key(...) while training, and 0 for evaluation."
+        )
+    return float(rates[0]), float(rates[1])

@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +43,7 @@ from jaxlstm.params import CellParams
 Impl = Literal["reference", "fused", "hoisted"]
 Remat = Literal["none", "step", "sqrt"]
 
-__all__ = ["run"]
+__all__ = ["Noise", "auto_impl", "run"]
 
 
 def run(
@@ -57,6 +57,7 @@ def run(
     remat: Remat,
     impl: Impl,
     matmul_dtype=None,
+    noise: Noise | None = None,
 ) -> tuple[Array, LSTMState]:
     """Run one layer in one direction.
 
@@ -71,6 +72,9 @@ def run(
         remat: ``"none"``, ``"step"`` or ``"sqrt"`` (see the module docstring).
         impl: ``"reference"``, ``"fused"`` or ``"hoisted"``.
         matmul_dtype: None, or the dtype of every matmul's operands (see ``cell.matmul``).
+        noise: training-time masks, or None: the variational recurrent-dropout mask
+            ``(*batch, H)`` that multiplies ``h`` where it enters the matmul, and the zoneout
+            masks ``(T, *batch, H)``, True where a unit keeps its previous value.
 
     Returns:
         ``(ys, final_state)`` with ``ys`` of shape ``(T, *batch, H)``.
@@ -81,38 +85,67 @@ def run(
     xs = xs.reshape(T, B, xs.shape[-1])
     h0, c0 = (part.reshape(B, H) for part in state)
     mask = None if mask is None else mask.reshape(T, B)
+    noise = Noise() if noise is None else noise
+    noise = Noise(
+        None if noise.recurrent is None else noise.recurrent.reshape(B, H),
+        None if noise.keep_h is None else noise.keep_h.reshape(T, B, H),
+        None if noise.keep_c is None else noise.keep_c.reshape(T, B, H),
+    )
     if impl == "reference":
-        ys, (h, c) = _reference(cell, xs, LSTMState(h0, c0), mask, reverse, unroll, remat, matmul_dtype)
+        ys, (h, c) = _reference(cell, xs, LSTMState(h0, c0), mask, noise, reverse, unroll, remat, matmul_dtype)
     else:
         config = _Config(reverse=reverse, unroll=unroll, remat=remat, hoist=impl == "hoisted",
                          matmul_dtype=matmul_dtype)
-        ys, h, c = _lstm_layer(config, cell, xs, h0, c0, mask)
+        ys, h, c = _lstm_layer(config, cell, xs, h0, c0, mask, noise)
     return ys.reshape(T, *batch, H), LSTMState(h.reshape(*batch, H), c.reshape(*batch, H))
+
+
+class Noise(NamedTuple):
+    """Training-time masks of one layer and direction; None where unused.
+
+    Attributes:
+        recurrent: ``(B, H)``, the variational dropout mask (0 or 1 / keep probability) that
+            multiplies ``h(t-1)`` where it enters the matmul, the same at every step.
+        keep_h: ``(T, B, H)`` booleans, True where zoneout keeps ``h(t-1)`` for ``h(t)``.
+        keep_c: ``(T, B, H)`` booleans, the same for ``c``.
+    """
+
+    recurrent: Array | None = None
+    keep_h: Array | None = None
+    keep_c: Array | None = None
+
+
+def _zone_out(new: Array, old: Array, keep: Array | None) -> Array:
+    return new if keep is None else jnp.where(keep, old, new)
 
 
 # --- the reference: scan of lstm_step, differentiated by JAX -------------------------------------
 
 
-def _reference(cell, xs, state, mask, reverse, unroll, remat, matmul_dtype):
+def _reference(cell, xs, state, mask, noise, reverse, unroll, remat, matmul_dtype):
     step = functools.partial(lstm_step, cell, matmul_dtype=matmul_dtype)
     if remat == "step":
         step = jax.checkpoint(step)
 
     def body(carry, inputs):
-        x, valid = inputs
-        new, y = step(carry, x)
+        x, valid, keep_h, keep_c = inputs
+        h, c = carry
+        h_in = h if noise.recurrent is None else h * noise.recurrent
+        (h_new, c_new), _ = step(LSTMState(h_in, c), x)
+        new = LSTMState(_zone_out(h_new, h, keep_h), _zone_out(c_new, c, keep_c))
         if valid is None:
-            return new, y
+            return new, new.h
         valid = valid[:, None]
         carry = LSTMState(*(jnp.where(valid, n, o) for n, o in zip(new, carry)))
-        return carry, jnp.where(valid, y, jnp.zeros_like(y))
+        return carry, jnp.where(valid, new.h, jnp.zeros_like(new.h))
 
+    per_step = (xs, mask, noise.keep_h, noise.keep_c)
     if remat == "sqrt":
-        xs, mask, T, k = _pad_to_chunks(xs, mask)
+        per_step, T, k = _pad_to_chunks(*per_step)
         chunk = jax.checkpoint(functools.partial(jax.lax.scan, body, reverse=reverse, unroll=unroll))
-        final, ys = jax.lax.scan(chunk, state, (_chunked(xs, k), _chunked(mask, k)), reverse=reverse)
+        final, ys = jax.lax.scan(chunk, state, _chunked(per_step, k), reverse=reverse)
         return ys.reshape(-1, *ys.shape[2:])[:T], final
-    final, ys = jax.lax.scan(body, state, (xs, mask), reverse=reverse, unroll=unroll)
+    final, ys = jax.lax.scan(body, state, per_step, reverse=reverse, unroll=unroll)
     return ys, final
 
 
@@ -164,13 +197,13 @@ def _with_extras(cell: CellParams, extras) -> CellParams:
     return dataclasses.replace(cell, peepholes=peepholes, norm=norm)
 
 
-def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, *, save: bool):
+def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, noise: Noise, *, save: bool):
     """The forward loop: carried states ``(hs, cs)`` per step, what the backward loop needs per
     step if ``save`` (the four gates for the vanilla cell, the pre-activations ``z`` for other
     variants), and the final ``(h, c)``."""
     V, b = cell.V, cell.b
     H = h0.shape[-1]
-    vanilla = cell.variant.is_vanilla
+    explicit = _explicit(cell, noise)
     U = V[:H]
     if config.hoist:
         xw = config.mm(xs, V[H:])
@@ -181,27 +214,39 @@ def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, *, save: bool)
 
     def step(carry, step_inputs):
         h, c = carry
-        x, valid = step_inputs
+        x, valid, keep_h, keep_c = step_inputs
+        h_in = h if noise.recurrent is None else h * noise.recurrent
         if config.hoist:
-            z = config.mm(h, U) + x
+            z = config.mm(h_in, U) + x
         else:
-            z = config.mm(jnp.concatenate([h, x], axis=-1), V) + bias
-        if vanilla:
+            z = config.mm(jnp.concatenate([h_in, x], axis=-1), V) + bias
+        if explicit:
             i, f, g, o = saved = _gates_whole_slab(z) if config.hoist else _gates(z)
             c_new = f * c + i * g
             h_new = o * jnp.tanh(c_new)
         else:
             saved = z
             h_new, c_new = cell_update(cell, z, c)
+            h_new, c_new = _zone_out(h_new, h, keep_h), _zone_out(c_new, c, keep_c)
         if valid is not None:
             valid = valid[:, None]
             h_new, c_new = jnp.where(valid, h_new, h), jnp.where(valid, c_new, c)
         return (h_new, c_new), (h_new, c_new, saved if save else None)
 
     (h, c), (hs, cs, saved) = jax.lax.scan(
-        step, (h0, c0), (inputs, mask), reverse=config.reverse, unroll=config.unroll
+        step,
+        (h0, c0),
+        (inputs, mask, noise.keep_h, noise.keep_c),
+        reverse=config.reverse,
+        unroll=config.unroll,
     )
     return hs, cs, saved, h, c
+
+
+def _explicit(cell: CellParams, noise: Noise) -> bool:
+    """Whether the step's backward is the written-out vanilla one (else ``jax.vjp`` of
+    ``cell_update``): the vanilla cell without zoneout, whose saved ``c`` is the cell's own."""
+    return cell.variant.is_vanilla and noise.keep_h is None
 
 
 def _previous(seq: Array, first: Array, reverse: bool) -> Array:
@@ -228,7 +273,7 @@ def _vanilla_step_grads(gates, c, c_prev, dh_total, dc):
     return dz, dc_total * f
 
 
-def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev, dys, mask, dh, dc):
+def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev, dys, mask, noise, dh, dc):
     """The backward loop: carries only ``(dh, dc)`` (and, for variants with peepholes or layer
     norm, the running gradient of those small vectors); returns ``dZ`` per step, that extra
     gradient, and ``(dh0, dc0)``.
@@ -239,24 +284,29 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
     """
     V, b = cell.V, cell.b
     H = dh.shape[-1]
-    vanilla = cell.variant.is_vanilla
+    explicit = _explicit(cell, noise)
     U_T = V[:H].T
     bias = jnp.broadcast_to(b, (dh.shape[0], b.shape[-1]))
     extras = _extras(cell)
 
     def step(carry, step_inputs):
         dh, dc, d_extras = carry
-        saved, h_prev, x, c, c_prev, dy, valid = step_inputs
+        saved, h_prev, x, c, c_prev, dy, valid, keep_h, keep_c = step_inputs
         if saved is None:
-            z = config.mm(jnp.concatenate([h_prev, x], axis=-1), V) + bias
-            saved = _gates(z) if vanilla else z
+            h_in = h_prev if noise.recurrent is None else h_prev * noise.recurrent
+            z = config.mm(jnp.concatenate([h_in, x], axis=-1), V) + bias
+            saved = _gates(z) if explicit else z
         valid = None if valid is None else valid[:, None]
-        if vanilla:
-            dz, dc_prev = _vanilla_step_grads(saved, c, c_prev, dh + dy, dc)
+        dh_step, dc_step = dh + dy, dc
+        if keep_h is not None:  # zoneout: kept units pass their gradient straight back
+            kept_h = jnp.where(keep_h, dh_step, jnp.zeros_like(dh_step))
+            kept_c = jnp.where(keep_c, dc_step, jnp.zeros_like(dc_step))
+            dh_step, dc_step = dh_step - kept_h, dc_step - kept_c
+        if explicit:
+            dz, dc_prev = _vanilla_step_grads(saved, c, c_prev, dh_step, dc_step)
         else:
             # Sequences past their end contribute nothing: zero their cotangents before the
             # pullback, since its gradient of the extras is already summed over the batch.
-            dh_step, dc_step = dh + dy, dc
             if valid is not None:
                 dh_step = jnp.where(valid, dh_step, jnp.zeros_like(dh_step))
                 dc_step = jnp.where(valid, dc_step, jnp.zeros_like(dc_step))
@@ -265,6 +315,10 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
             dz, dc_prev, step_extras = pullback((dh_step, dc_step))
             d_extras = jax.tree.map(jnp.add, d_extras, step_extras)
         dh_prev = config.mm(dz, U_T)
+        if noise.recurrent is not None:
+            dh_prev = dh_prev * noise.recurrent
+        if keep_h is not None:
+            dh_prev, dc_prev = dh_prev + kept_h, dc_prev + kept_c
         if valid is not None:
             dz = jnp.where(valid, dz, jnp.zeros_like(dz))
             dh_prev, dc_prev = jnp.where(valid, dh_prev, dh), jnp.where(valid, dc_prev, dc)
@@ -275,7 +329,7 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
     (dh0, dc0, d_extras), dZ = jax.lax.scan(
         step,
         (dh, dc, d_extras),
-        (saved, *recompute, cs, cs_prev, dys, mask),
+        (saved, *recompute, cs, cs_prev, dys, mask, noise.keep_h, noise.keep_c),
         reverse=not config.reverse,
         unroll=config.unroll,
     )
@@ -304,35 +358,45 @@ def _outputs(hs, mask):
     return jnp.where(mask[..., None], hs, jnp.zeros_like(hs))
 
 
+def _matmul_input(hs_prev: Array, noise: Noise) -> Array:
+    """What the matmul saw of ``h(t-1)``: masked by variational recurrent dropout."""
+    if noise.recurrent is None:
+        return hs_prev
+    return hs_prev * noise.recurrent[None]
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _lstm_layer(config: _Config, cell: CellParams, xs, h0, c0, mask):
+def _lstm_layer(config: _Config, cell: CellParams, xs, h0, c0, mask, noise):
     if config.remat == "sqrt":
-        return _sqrt_forward(config, cell, xs, h0, c0, mask)[0]
-    hs, _, _, h, c = _forward(config, cell, xs, h0, c0, mask, save=False)
+        return _sqrt_forward(config, cell, xs, h0, c0, mask, noise)[0]
+    hs, _, _, h, c = _forward(config, cell, xs, h0, c0, mask, noise, save=False)
     return _outputs(hs, mask), h, c
 
 
-def _lstm_layer_fwd(config: _Config, cell: CellParams, xs, h0, c0, mask):
+def _lstm_layer_fwd(config: _Config, cell: CellParams, xs, h0, c0, mask, noise):
     if config.remat == "sqrt":
-        outputs, boundaries = _sqrt_forward(config, cell, xs, h0, c0, mask)
-        return outputs, (cell, xs, h0, c0, mask, boundaries)
-    hs, cs, saved, h, c = _forward(config, cell, xs, h0, c0, mask, save=config.remat == "none")
-    return (_outputs(hs, mask), h, c), (cell, xs, h0, c0, mask, (hs, cs, saved))
+        outputs, boundaries = _sqrt_forward(config, cell, xs, h0, c0, mask, noise)
+        return outputs, (cell, xs, h0, c0, mask, noise, boundaries)
+    hs, cs, saved, h, c = _forward(config, cell, xs, h0, c0, mask, noise, save=config.remat == "none")
+    return (_outputs(hs, mask), h, c), (cell, xs, h0, c0, mask, noise, (hs, cs, saved))
 
 
 def _lstm_layer_bwd(config: _Config, residuals, cotangents):
-    cell, xs, h0, c0, mask, saved = residuals
+    cell, xs, h0, c0, mask, noise, saved = residuals
     dys, dh, dc = cotangents
+    no_noise_grads = jax.tree.map(lambda _: None, noise)
     if config.remat == "sqrt":
-        d_cell, dxs, dh0, dc0 = _sqrt_backward(config, cell, xs, mask, saved, dys, dh, dc)
-        return d_cell, dxs, dh0, dc0, None
+        d_cell, dxs, dh0, dc0 = _sqrt_backward(config, cell, xs, mask, noise, saved, dys, dh, dc)
+        return d_cell, dxs, dh0, dc0, None, no_noise_grads
     hs, cs, per_step = saved
     hs_prev = _previous(hs, h0, config.reverse)
     cs_prev = _previous(cs, c0, config.reverse)
-    dZ, d_extras, dh0, dc0 = _backward(config, cell, xs, per_step, hs_prev, cs, cs_prev, dys, mask, dh, dc)
-    dV, db = _weight_grads(config, xs, hs_prev, dZ)
+    dZ, d_extras, dh0, dc0 = _backward(
+        config, cell, xs, per_step, hs_prev, cs, cs_prev, dys, mask, noise, dh, dc
+    )
+    dV, db = _weight_grads(config, xs, _matmul_input(hs_prev, noise), dZ)
     dxs = config.mm(dZ, cell.V[h0.shape[-1] :].T)
-    return _cell_grads(cell, dV, db, d_extras), dxs, dh0, dc0, None
+    return _cell_grads(cell, dV, db, d_extras), dxs, dh0, dc0, None, no_noise_grads
 
 
 _lstm_layer.defvjp(_lstm_layer_fwd, _lstm_layer_bwd)
@@ -345,59 +409,63 @@ def _chunk_size(T: int) -> int:
     return max(1, math.isqrt(max(T - 1, 0)) + 1)
 
 
-def _pad_to_chunks(xs, mask):
-    """Pad the time axis to whole chunks with masked-out steps: ``(xs, mask, T, k)``."""
+def _pad_to_chunks(xs, mask, *others):
+    """Pad the time axis of ``xs``, ``mask`` and ``others`` (time-major, or None) to whole
+    chunks, the added steps masked out: ``((xs, mask, *others), T, k)``."""
     T = xs.shape[0]
     k = _chunk_size(T)
     padded = -(-T // k) * k
-    if padded != T:
-        if mask is None:
-            mask = jnp.ones(xs.shape[:2], bool)
-        xs = jnp.concatenate([xs, jnp.zeros((padded - T, *xs.shape[1:]), xs.dtype)])
-        mask = jnp.concatenate([mask, jnp.zeros((padded - T, *mask.shape[1:]), bool)])
-    return xs, mask, T, k
+    if padded != T and mask is None:
+        mask = jnp.ones(xs.shape[:2], bool)
+    pad = lambda a: a if a is None or padded == T else jnp.concatenate(
+        [a, jnp.zeros((padded - T, *a.shape[1:]), a.dtype)]
+    )
+    return tuple(pad(a) for a in (xs, mask, *others)), T, k
 
 
-def _chunked(seq, k):
-    """``(T, ...) -> (T // k, k, ...)``; None stays None."""
-    return None if seq is None else seq.reshape(-1, k, *seq.shape[1:])
+def _chunked(seqs, k):
+    """Each ``(T, ...)`` of a tuple to ``(T // k, k, ...)``; None stays None."""
+    return tuple(None if a is None else a.reshape(-1, k, *a.shape[1:]) for a in seqs)
 
 
-def _sqrt_forward(config, cell, xs, h0, c0, mask):
+def _sqrt_forward(config, cell, xs, h0, c0, mask, noise):
     """Forward over chunks; saves only the state at the start of each chunk."""
-    xs_p, mask_p, T, k = _pad_to_chunks(xs, mask)
+    per_step, T, k = _pad_to_chunks(xs, mask, noise.keep_h, noise.keep_c)
 
     def chunk(carry, chunk_inputs):
-        x, valid = chunk_inputs
-        hs, _, _, h, c = _forward(config, cell, x, *carry, valid, save=False)
+        x, valid, keep_h, keep_c = chunk_inputs
+        chunk_noise = Noise(noise.recurrent, keep_h, keep_c)
+        hs, _, _, h, c = _forward(config, cell, x, *carry, valid, chunk_noise, save=False)
         return (h, c), (hs, carry)
 
     (h, c), (hs, boundaries) = jax.lax.scan(
-        chunk, (h0, c0), (_chunked(xs_p, k), _chunked(mask_p, k)), reverse=config.reverse
+        chunk, (h0, c0), _chunked(per_step, k), reverse=config.reverse
     )
     hs = hs.reshape(-1, *hs.shape[2:])[:T]
     return (_outputs(hs, mask), h, c), boundaries
 
 
-def _sqrt_backward(config, cell, xs, mask, boundaries, dys, dh, dc):
+def _sqrt_backward(config, cell, xs, mask, noise, boundaries, dys, dh, dc):
     """Backward over chunks in reverse order, rerunning each chunk's forward pass first."""
-    xs_p, mask_p, T, k = _pad_to_chunks(xs, mask)
-    dys_p = jnp.concatenate([dys, jnp.zeros((xs_p.shape[0] - T, *dys.shape[1:]), dys.dtype)])
+    per_step, T, k = _pad_to_chunks(xs, mask, noise.keep_h, noise.keep_c, dys)
     H = dh.shape[-1]
 
     def chunk(carry, chunk_inputs):
         dh, dc, d_cell = carry
-        x, valid, dy, (h0, c0) = chunk_inputs
-        hs, cs, saved, _, _ = _forward(config, cell, x, h0, c0, valid, save=True)
+        (x, valid, keep_h, keep_c, dy), (h0, c0) = chunk_inputs
+        chunk_noise = Noise(noise.recurrent, keep_h, keep_c)
+        hs, cs, saved, _, _ = _forward(config, cell, x, h0, c0, valid, chunk_noise, save=True)
         hs_prev = _previous(hs, h0, config.reverse)
         cs_prev = _previous(cs, c0, config.reverse)
-        dZ, d_extras, dh, dc = _backward(config, cell, x, saved, hs_prev, cs, cs_prev, dy, valid, dh, dc)
-        dV, db = _weight_grads(config, x, hs_prev, dZ)
+        dZ, d_extras, dh, dc = _backward(
+            config, cell, x, saved, hs_prev, cs, cs_prev, dy, valid, chunk_noise, dh, dc
+        )
+        dV, db = _weight_grads(config, x, _matmul_input(hs_prev, noise), dZ)
         d_chunk = _cell_grads(cell, dV, db, d_extras)
         return (dh, dc, jax.tree.map(jnp.add, d_cell, d_chunk)), config.mm(dZ, cell.V[H:].T)
 
     init = (dh, dc, jax.tree.map(jnp.zeros_like, cell))
-    inputs = (_chunked(xs_p, k), _chunked(mask_p, k), _chunked(dys_p, k), boundaries)
+    inputs = (_chunked(per_step, k), boundaries)
     (dh0, dc0, d_cell), dxs = jax.lax.scan(chunk, init, inputs, reverse=not config.reverse)
     return d_cell, dxs.reshape(-1, *dxs.shape[2:])[:T], dh0, dc0
 

@@ -2,7 +2,7 @@
 
 Adds what a sequence needs on top of the step: a zero initial state by default, reverse
 direction, variable lengths with PyTorch's PackedSequence semantics, multi-layer and
-bidirectional stacks, inter-layer dropout and rematerialisation. Inputs are validated once, up
+bidirectional stacks, inter-layer and recurrent dropout, zoneout and rematerialisation. Inputs are validated once, up
 front, from shapes and dtypes only.
 """
 
@@ -30,6 +30,8 @@ def lstm(
     seq_lengths: Array | None = None,
     reverse: bool = False,
     dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    zoneout: float | tuple[float, float] = 0.0,
     key: Array | None = None,
     unroll: int | bool = 1,
     remat: bool | Literal["step", "sqrt"] = False,
@@ -55,7 +57,15 @@ def lstm(
             aligned with ``xs``.
         dropout: the probability of zeroing each output of every layer but the last (as
             ``torch.nn.LSTM(dropout=...)`` in training mode); needs ``key``. 0 for evaluation.
-        key: the PRNG key for ``dropout``.
+        recurrent_dropout: variational dropout of the recurrence (Gal & Ghahramani 2016): each
+            unit of ``h(t-1)`` is zeroed, where it enters the matmul, with this probability,
+            by one mask per sequence, layer and direction, the same at every step (the kept
+            units scaled by ``1 / (1 - p)``). Needs ``key``; 0 for evaluation.
+        zoneout: Krueger et al. (2016): at each step each unit keeps its previous value with
+            this probability instead of updating; a pair ``(z_c, z_h)`` gives the rates for
+            ``c`` and ``h`` apart (the paper's 0.5 and 0.05 for language models). Needs
+            ``key``; 0 for evaluation, where every unit updates.
+        key: the PRNG key for ``dropout``, ``recurrent_dropout`` and ``zoneout``.
         unroll: passed to ``jax.lax.scan``: how many steps each loop iteration runs.
         remat: trade compute for memory in the backward pass. ``False`` saves the gates and
             state of every step; ``True`` or ``"step"`` saves only the state and recomputes
@@ -87,6 +97,7 @@ def lstm(
     params = _validate.as_stack(params)
     xs = _validate.check_xs(params, xs)
     remat, impl = _validate.check_options(params, reverse, dropout, key, unroll, remat, impl)
+    zoneout_c, zoneout_h = _validate.check_noise(recurrent_dropout, zoneout, key)
     matmul_dtype = _validate.check_matmul_dtype(matmul_dtype)
     if impl == "auto":
         impl = kernel.auto_impl(xs.shape, params.layers[0][0], xs.dtype.itemsize)
@@ -112,12 +123,15 @@ def lstm(
 
     hs, cs = [], []
     layer_input = xs
+    keys = (None,) * 3 if key is None else jax.random.split(key, 3)
     for l, layer in enumerate(params.layers):
         if l > 0 and dropout > 0.0:
-            layer_input = _dropout(jax.random.fold_in(key, l), layer_input, dropout)
+            layer_input = _dropout(jax.random.fold_in(keys[0], l), layer_input, dropout)
         outputs = []
         for d, cell in enumerate(layer):
             index = l * directions + d
+            noise = _noise(keys[1:], index, xs.shape[0], batch, params.hidden_size, xs.dtype,
+                           recurrent_dropout, zoneout_c, zoneout_h)
             ys, (h, c) = kernel.run(
                 cell,
                 layer_input,
@@ -128,12 +142,30 @@ def lstm(
                 remat=remat,
                 impl=impl,
                 matmul_dtype=matmul_dtype,
+                noise=noise,
             )
             outputs.append(ys)
             hs.append(h)
             cs.append(c)
         layer_input = outputs[0] if directions == 1 else jnp.concatenate(outputs, axis=-1)
     return layer_input, LSTMState(jnp.stack(hs), jnp.stack(cs))
+
+
+def _noise(keys, index, steps, batch, hidden_size, dtype, recurrent_dropout, zoneout_c, zoneout_h):
+    """The training-time masks of one layer and direction (``index``), or None."""
+    if not (recurrent_dropout or zoneout_c or zoneout_h):
+        return None
+    k_recurrent, k_zoneout = (jax.random.fold_in(k, index) for k in keys)
+    recurrent = None
+    if recurrent_dropout:
+        recurrent = _dropout(k_recurrent, jnp.ones((*batch, hidden_size), dtype), recurrent_dropout)
+    keep_h = keep_c = None
+    if zoneout_c or zoneout_h:
+        k_c, k_h = jax.random.split(k_zoneout)
+        shape = (steps, *batch, hidden_size)
+        keep_c = jax.random.bernoulli(k_c, zoneout_c, shape)
+        keep_h = jax.random.bernoulli(k_h, zoneout_h, shape)
+    return kernel.Noise(recurrent, keep_h, keep_c)
 
 
 def _dropout(key: Array, xs: Array, rate: float) -> Array:

@@ -165,7 +165,8 @@ def test_dropout_masks_the_input_of_every_layer_but_the_first():
     first = jaxlstm.LSTMParams(params.layers[:1])
     second = jaxlstm.LSTMParams(params.layers[1:])
     hidden, (h0, _) = jaxlstm.lstm(first, xs)
-    expected, (h1, _) = jaxlstm.lstm(second, _dropout(jax.random.fold_in(key, 1), hidden, 0.5))
+    dropout_key = jax.random.split(key, 3)[0]
+    expected, (h1, _) = jaxlstm.lstm(second, _dropout(jax.random.fold_in(dropout_key, 1), hidden, 0.5))
     np.testing.assert_allclose(ys, expected, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(final.h, jnp.concatenate([h0, h1]), rtol=1e-6, atol=1e-6)
     no_dropout, _ = jaxlstm.lstm(params, xs)

@@ -1,0 +1,132 @@
+"""Variational recurrent dropout and zoneout: their equations, every path, and their masks."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import reference
+
+import jaxlstm
+from jaxlstm import kernel, sequence
+from jaxlstm.interop import to_torch
+
+T, B, I, H = 7, 3, 4, 5
+
+
+def setup(seed=0, dtype=jnp.float64):
+    cell = jaxlstm.init_cell(jax.random.key(seed), I, H, dtype=dtype)
+    rng = np.random.default_rng(seed)
+    xs = jnp.asarray(rng.normal(size=(T, B, I)), dtype)
+    h0, c0 = (jnp.asarray(rng.normal(size=(B, H)), dtype) for _ in range(2))
+    noise = kernel.Noise(
+        recurrent=jnp.asarray((rng.random((B, H)) > 0.3) / 0.7, dtype),
+        keep_h=jnp.asarray(rng.random((T, B, H)) < 0.3),
+        keep_c=jnp.asarray(rng.random((T, B, H)) < 0.5),
+    )
+    return cell, xs, h0, c0, noise
+
+
+def numpy_noisy_lstm(cell, xs, h0, c0, noise, lengths):
+    """The equations, per sequence and step: ``h(t-1) * m`` enters the matmul (Gal &
+    Ghahramani); zoned-out units keep their previous value (Krueger et al.)."""
+    sd = to_torch(cell)
+    weights = [np.asarray(sd[k + "_l0"], np.float64) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    ys = np.zeros((T, B, H))
+    h_n, c_n = np.zeros((B, H)), np.zeros((B, H))
+    for n in range(B):
+        h, c = np.asarray(h0[n]), np.asarray(c0[n])
+        for t in range(lengths[n]):
+            h_new, c_new = reference.step(weights, h * np.asarray(noise.recurrent[n]), c, np.asarray(xs[t, n]))
+            h = np.where(noise.keep_h[t, n], h, h_new)
+            c = np.where(noise.keep_c[t, n], c, c_new)
+            ys[t, n] = h
+        h_n[n], c_n[n] = h, c
+    return ys, h_n, c_n
+
+
+def test_equations(x64):
+    cell, xs, h0, c0, noise = setup()
+    lengths = [7, 3, 0]
+    mask = jnp.arange(T)[:, None] < jnp.array(lengths)[None]
+    expected = numpy_noisy_lstm(cell, xs, h0, c0, noise, lengths)
+    for impl in ("reference", "fused", "hoisted"):
+        ys, (h, c) = kernel.run(cell, xs, jaxlstm.LSTMState(h0, c0), mask, reverse=False, unroll=1,
+                                remat="none", impl=impl, noise=noise)
+        for a, b in zip((ys, h, c), expected):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=impl)
+
+
+@pytest.mark.parametrize("which", ["recurrent", "zoneout", "both"])
+def test_gradients_of_every_path_equal_the_reference(x64, which):
+    cell, xs, h0, c0, noise = setup(1)
+    if which == "recurrent":
+        noise = kernel.Noise(recurrent=noise.recurrent)
+    elif which == "zoneout":
+        noise = kernel.Noise(keep_h=noise.keep_h, keep_c=noise.keep_c)
+    mask = jnp.arange(T)[:, None] < jnp.array([7, 2, 5])[None]
+
+    def grads(impl, remat, reverse):
+        def f(cell, xs, h0, c0):
+            ys, (h, c) = kernel.run(cell, xs, jaxlstm.LSTMState(h0, c0), mask, reverse=reverse, unroll=1,
+                                    remat=remat, impl=impl, noise=noise)
+            return jnp.sum(jnp.sin(ys)) + jnp.sum(h * c)
+        return jax.grad(f, argnums=(0, 1, 2, 3))(cell, xs, h0, c0)
+
+    for reverse in (False, True):
+        expected = grads("reference", "none", reverse)
+        for impl, remat in [("fused", "none"), ("hoisted", "none"), ("fused", "step"), ("hoisted", "sqrt")]:
+            for a, b in zip(jax.tree.leaves(grads(impl, remat, reverse)), jax.tree.leaves(expected)):
+                np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10, err_msg=f"{impl} {remat}")
+
+
+def test_variants_take_noise_too(x64):
+    cell = jaxlstm.init_cell(jax.random.key(2), I, H, variant="peephole", dtype=jnp.float64)
+    _, xs, h0, c0, noise = setup(2)
+
+    def value_and_grads(impl):
+        def f(cell):
+            ys, _ = kernel.run(cell, xs, jaxlstm.LSTMState(h0, c0), None, reverse=False, unroll=1,
+                               remat="none", impl=impl, noise=noise)
+            return jnp.sum(jnp.sin(ys))
+        return jax.tree.leaves(jax.value_and_grad(f)(cell))
+
+    for a, b in zip(value_and_grads("fused"), value_and_grads("reference")):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_off_at_evaluation_and_driven_by_the_key():
+    params = jaxlstm.init(jax.random.key(0), I, H, num_layers=2, bidirectional=True)
+    xs = jax.random.normal(jax.random.key(1), (T, B, I))
+    plain, _ = jaxlstm.lstm(params, xs)
+    off, _ = jaxlstm.lstm(params, xs, recurrent_dropout=0.0, zoneout=0.0, key=jax.random.key(2))
+    np.testing.assert_array_equal(off, plain)
+    for options in (dict(recurrent_dropout=0.4), dict(zoneout=0.3), dict(zoneout=(0.5, 0.05))):
+        one, _ = jaxlstm.lstm(params, xs, key=jax.random.key(3), **options)
+        same, _ = jaxlstm.lstm(params, xs, key=jax.random.key(3), **options)
+        other, _ = jaxlstm.lstm(params, xs, key=jax.random.key(4), **options)
+        np.testing.assert_array_equal(one, same)
+        assert not np.allclose(one, plain) and not np.allclose(one, other)
+
+
+def test_masks_one_per_sequence_and_rates():
+    keys = jax.random.split(jax.random.key(0), 2)
+    noise = sequence._noise(keys, 0, 400, (50,), 64, jnp.float32, 0.25, 0.5, 0.05)
+    assert noise.recurrent.shape == (50, 64)  # one mask per sequence, no time axis: every step
+    assert abs(float((noise.recurrent == 0).mean()) - 0.25) < 0.02
+    np.testing.assert_allclose(np.unique(noise.recurrent), [0.0, 1 / 0.75], rtol=1e-6)
+    assert noise.keep_c.shape == (400, 50, 64)
+    assert abs(float(noise.keep_c.mean()) - 0.5) < 0.01 and abs(float(noise.keep_h.mean()) - 0.05) < 0.01
+    other = sequence._noise(keys, 1, 400, (50,), 64, jnp.float32, 0.25, 0.5, 0.05)
+    assert not np.array_equal(noise.recurrent, other.recurrent)  # each layer-direction its own
+
+
+@pytest.mark.parametrize(("options", "match"), [
+    (dict(recurrent_dropout=1.0, key=jax.random.key(0)), r"recurrent_dropout must lie in \[0, 1\); got 1\.0"),
+    (dict(zoneout=(0.5,), key=jax.random.key(0)), r"zoneout must be a rate in \[0, 1\] or a pair \(z_c, z_h\)"),
+    (dict(zoneout=1.5, key=jax.random.key(0)), r"zoneout must be a rate in \[0, 1\]"),
+    (dict(recurrent_dropout=0.1), r"recurrent_dropout=0\.1 and zoneout=0\.0 need a PRNG key"),
+])
+def test_errors(options, match):
+    params = jaxlstm.init(jax.random.key(0), I, H)
+    with pytest.raises(ValueError, match=match):
+        jaxlstm.lstm(params, jnp.ones((T, B, I)), **options)
