@@ -44,16 +44,22 @@ def as_stack(params: object) -> LSTMParams:
             f"params mix dtypes {sorted(dtypes)}; expected one floating dtype for every leaf. "
             "Hint: jax.tree.map(lambda a: a.astype(jnp.float32), params)."
         )
-    hidden = params.hidden_size
+    hidden, out = params.hidden_size, params.output_size
     for l, layer in enumerate(params.layers):
         for d, cell in enumerate(layer):
             where = f"params.layers[{l}][{d}]"
             G = len(cell.variant.gates)
             gates = "".join(cell.variant.gates)
-            if cell.V.ndim != 2 or cell.V.shape[1] != G * hidden or cell.V.shape[0] <= hidden:
+            rows = "H" if cell.variant.proj_size is None else "P"
+            if cell.output_size != out:
                 raise ValueError(
-                    f"{where}.V has shape {tuple(cell.V.shape)}; expected (H + I, {G}H) = "
-                    f"({hidden} + I, {G * hidden}) with I >= 1: one block of H columns for each "
+                    f"{where} has output size {cell.output_size}; expected {out}, that of "
+                    "params.layers[0][0]: every layer of a stack has the same proj_size."
+                )
+            if cell.V.ndim != 2 or cell.V.shape[1] != G * hidden or cell.V.shape[0] <= out:
+                raise ValueError(
+                    f"{where}.V has shape {tuple(cell.V.shape)}; expected ({rows} + I, {G}H) = "
+                    f"({out} + I, {G * hidden}) with I >= 1: one block of H columns for each "
                     f"of the gates {gates}, the hidden size H = {hidden} taken from "
                     "params.layers[0][0]."
                 )
@@ -62,11 +68,11 @@ def as_stack(params: object) -> LSTMParams:
                     f"{where}.b has shape {tuple(cell.b.shape)}; expected ({G}H,) = "
                     f"({G * hidden},) for the gates {gates}."
                 )
-            if l > 0 and cell.input_size != hidden * directions:
+            if l > 0 and cell.input_size != out * directions:
                 raise ValueError(
                     f"{where}.V has shape {tuple(cell.V.shape)}; expected "
-                    f"({hidden} + {hidden * directions}, {G * hidden}): layer {l} reads the "
-                    f"{directions} direction(s) of layer {l - 1}, {hidden * directions} features."
+                    f"({out} + {out * directions}, {G * hidden}): layer {l} reads the "
+                    f"{directions} direction(s) of layer {l - 1}, {out * directions} features."
                 )
             _check_extras(where, cell, hidden)
         if layer[0].input_size != layer[-1].input_size:
@@ -90,6 +96,13 @@ def _check_extras(where: str, cell: CellParams, hidden: int) -> None:
         if variant.layer_norm
         else {}
     )
+    proj = {} if cell.proj is None else {"proj": tuple(cell.proj.shape)}
+    expected_proj = {} if variant.proj_size is None else {"proj": (hidden, variant.proj_size)}
+    if proj != expected_proj:
+        raise ValueError(
+            f"{where}.proj has shape {proj.get('proj')}; expected {expected_proj.get('proj')} "
+            f"(H, proj_size) for its variant {variant}."
+        )
     for name, got, expected in (
         ("peepholes", cell.peepholes, expected_peep),
         ("norm", cell.norm, expected_norm),
@@ -177,10 +190,10 @@ def check_state(params: LSTMParams, xs: Array, state: object) -> LSTMState:
     h, c = (jnp.asarray(part) for part in state)
     stacked = params.num_layers * params.num_directions
     batch = tuple(xs.shape[1:-1])
-    H = params.hidden_size
-    expected = (stacked, *batch, H)
     dtype = jnp.dtype(params.layers[0][0].V.dtype)
-    for name, part in (("h", h), ("c", c)):
+    for name, part, H in (("h", h, params.output_size), ("c", c, params.hidden_size)):
+        expected = (stacked, *batch, H)
+        size = "hidden_size" if name == "c" or params.output_size == params.hidden_size else "proj_size"
         shape = tuple(part.shape)
         if shape != expected:
             if shape == (*batch, H):
@@ -202,7 +215,7 @@ def check_state(params: LSTMParams, xs: Array, state: object) -> LSTMState:
                 hint = " The leading axis indexes layer * num_directions + direction."
             raise ValueError(
                 f"state.{name} has shape {shape}; expected (num_layers * num_directions, *batch, "
-                f"hidden_size) = {expected} for xs of shape {tuple(xs.shape)}.{hint}"
+                f"{size}) = {expected} for xs of shape {tuple(xs.shape)}.{hint}"
             )
         if part.dtype != dtype:
             raise TypeError(

@@ -21,7 +21,7 @@ from jax import Array
 
 from jaxlstm.params import CellParams
 
-__all__ = ["LSTMState", "cell_update", "lstm_step", "matmul"]
+__all__ = ["LSTMState", "cell_output", "cell_update", "lstm_step", "matmul"]
 
 
 class LSTMState(NamedTuple):
@@ -46,7 +46,8 @@ def lstm_step(
 
     Args:
         params: one layer's ``CellParams`` (``V`` of shape ``(H + I, 4H)``, ``b`` of ``(4H,)``).
-        state: ``(h, c)``, each ``(*batch, H)``.
+        state: ``(h, c)``, each ``(*batch, H)`` (``h`` is ``(*batch, proj_size)`` with a
+            projection).
         x: ``(*batch, I)``, the input at this step.
         matmul_dtype: None, or a dtype such as ``jnp.bfloat16`` for the matmul's operands
             (accumulated in the params' dtype); see :func:`matmul`.
@@ -65,8 +66,18 @@ def lstm_step(
     h, c = state
     z = matmul(jnp.concatenate([h, x], axis=-1), params.V, matmul_dtype)
     z = z + jnp.broadcast_to(params.b, z.shape)  # explicit: users may forbid rank promotion
-    h, c = cell_update(params, z, c)
+    h, c = cell_output(params, z, c, matmul_dtype)
     return LSTMState(h, c), h
+
+
+def cell_output(params: CellParams, z: Array, c: Array, matmul_dtype=None) -> tuple[Array, Array]:
+    """:func:`cell_update`, then the variant's projection ``h @ P`` and ``proj_clip``, if any."""
+    h, c = cell_update(params, z, c)
+    if params.variant.proj_size:
+        h = matmul(h, params.proj, matmul_dtype)
+        if params.variant.proj_clip is not None:
+            h = jnp.clip(h, -params.variant.proj_clip, params.variant.proj_clip)
+    return h, c
 
 
 LAYER_NORM_EPS = 1e-5  # as torch.nn.LayerNorm
@@ -84,7 +95,7 @@ def _layer_norm(v: Array, gain: Array, bias: Array, blocks: int) -> Array:
 
 def cell_update(params: CellParams, z: Array, c: Array) -> tuple[Array, Array]:
     """The elementwise part of a step: pre-activations ``z`` (with bias) and ``c(t-1)`` to
-    ``(h(t), c(t))``, by the equations of ``params.variant``.
+    ``(h(t), c(t))``, by the equations of ``params.variant`` (before any projection).
 
     Args:
         params: the cell's params; ``V`` and ``b`` are not read.

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxlstm.cell import LSTMState, cell_update, lstm_step, matmul
+from jaxlstm.cell import LSTMState, cell_output, lstm_step, matmul
 from jaxlstm.params import CellParams
 
 Impl = Literal["reference", "fused", "hoisted"]
@@ -81,14 +81,14 @@ def run(
     """
     T, batch = xs.shape[0], xs.shape[1:-1]
     B = math.prod(batch)
-    H = cell.hidden_size
+    H, P = cell.hidden_size, cell.output_size
     xs = xs.reshape(T, B, xs.shape[-1])
-    h0, c0 = (part.reshape(B, H) for part in state)
+    h0, c0 = state.h.reshape(B, P), state.c.reshape(B, H)
     mask = None if mask is None else mask.reshape(T, B)
     noise = Noise() if noise is None else noise
     noise = Noise(
-        None if noise.recurrent is None else noise.recurrent.reshape(B, H),
-        None if noise.keep_h is None else noise.keep_h.reshape(T, B, H),
+        None if noise.recurrent is None else noise.recurrent.reshape(B, P),
+        None if noise.keep_h is None else noise.keep_h.reshape(T, B, P),
         None if noise.keep_c is None else noise.keep_c.reshape(T, B, H),
     )
     if impl == "reference":
@@ -97,7 +97,7 @@ def run(
         config = _Config(reverse=reverse, unroll=unroll, remat=remat, hoist=impl == "hoisted",
                          matmul_dtype=matmul_dtype)
         ys, h, c = _lstm_layer(config, cell, xs, h0, c0, mask, noise)
-    return ys.reshape(T, *batch, H), LSTMState(h.reshape(*batch, H), c.reshape(*batch, H))
+    return ys.reshape(T, *batch, P), LSTMState(h.reshape(*batch, P), c.reshape(*batch, H))
 
 
 class Noise(NamedTuple):
@@ -188,13 +188,13 @@ def _gates_whole_slab(z: Array) -> tuple[Array, Array, Array, Array]:
 
 
 def _extras(cell: CellParams):
-    """The parameters the elementwise cell math reads besides ``z``: peepholes, layer norm."""
-    return cell.peepholes, cell.norm
+    """The parameters a step reads after its matmul: peepholes, layer norm, projection."""
+    return cell.peepholes, cell.norm, cell.proj
 
 
 def _with_extras(cell: CellParams, extras) -> CellParams:
-    peepholes, norm = extras
-    return dataclasses.replace(cell, peepholes=peepholes, norm=norm)
+    peepholes, norm, proj = extras
+    return dataclasses.replace(cell, peepholes=peepholes, norm=norm, proj=proj)
 
 
 def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, noise: Noise, *, save: bool):
@@ -226,7 +226,7 @@ def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, noise: Noise, 
             h_new = o * jnp.tanh(c_new)
         else:
             saved = z
-            h_new, c_new = cell_update(cell, z, c)
+            h_new, c_new = cell_output(cell, z, c, config.matmul_dtype)
             h_new, c_new = _zone_out(h_new, h, keep_h), _zone_out(c_new, c, keep_c)
         if valid is not None:
             valid = valid[:, None]
@@ -280,7 +280,7 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
 
     ``saved`` is None under ``remat="step"``: each step then recomputes its pre-activations
     from the saved state before it, with one extra ``[h, x] @ V``. The vanilla cell's step is
-    written out; other variants take the derivative of :func:`jaxlstm.cell.cell_update`.
+    written out; other variants take the derivative of :func:`jaxlstm.cell.cell_output`.
     """
     V, b = cell.V, cell.b
     H = dh.shape[-1]
@@ -310,7 +310,9 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
             if valid is not None:
                 dh_step = jnp.where(valid, dh_step, jnp.zeros_like(dh_step))
                 dc_step = jnp.where(valid, dc_step, jnp.zeros_like(dc_step))
-            update = lambda z, c_prev, extras: cell_update(_with_extras(cell, extras), z, c_prev)
+            update = lambda z, c_prev, extras: cell_output(
+                _with_extras(cell, extras), z, c_prev, config.matmul_dtype
+            )
             _, pullback = jax.vjp(update, saved, c_prev, extras)
             dz, dc_prev, step_extras = pullback((dh_step, dc_step))
             d_extras = jax.tree.map(jnp.add, d_extras, step_extras)

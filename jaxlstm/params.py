@@ -40,6 +40,8 @@ class CellParams:
             variant has; else None.
         norm: with ``variant.layer_norm``, ``{"gate_gain", "gate_bias"}`` of shape ``(G * H,)``
             and ``{"cell_gain", "cell_bias"}`` of shape ``(H,)``; else None.
+        proj: with ``variant.proj_size = P``, the projection ``(H, P)``, and then ``V`` is
+            ``(P + I, G * H)``: the projected ``h`` is what enters the matmul; else None.
         variant: the static :class:`jaxlstm.Variant` that says which equations these are.
     """
 
@@ -47,15 +49,22 @@ class CellParams:
     b: Array
     peepholes: dict[str, Array] | None = None
     norm: dict[str, Array] | None = None
+    proj: Array | None = None
     variant: Variant = dataclasses.field(default=Variant(), metadata=dict(static=True))
 
     @property
     def hidden_size(self) -> int:
+        """``H``, the size of ``c``."""
         return self.V.shape[-1] // len(self.variant.gates)
 
     @property
+    def output_size(self) -> int:
+        """The size of ``h``: ``proj_size`` with a projection, else ``H``."""
+        return self.variant.proj_size or self.hidden_size
+
+    @property
     def input_size(self) -> int:
-        return self.V.shape[-2] - self.hidden_size
+        return self.V.shape[-2] - self.output_size
 
 
 @jax.tree_util.register_dataclass
@@ -84,6 +93,11 @@ class LSTMParams:
     @property
     def hidden_size(self) -> int:
         return self.layers[0][0].hidden_size
+
+    @property
+    def output_size(self) -> int:
+        """The size of ``h`` and of each direction's outputs: ``proj_size`` or ``hidden_size``."""
+        return self.layers[0][0].output_size
 
     @property
     def input_size(self) -> int:
@@ -134,7 +148,9 @@ def init_cell(
             Variants without forget-gate weights (NFG, CIFG) have no slice to add it to.
         variant: a :class:`jaxlstm.Variant` or the name of a preset in ``jaxlstm.VARIANTS``.
             Peephole vectors are drawn like the weights (``"pytorch"``) or start at zero
-            (``"keras"``); layer-norm gains start at one and biases at zero.
+            (``"keras"``); a projection is drawn like the weights (``"pytorch"``, as PyTorch's
+            ``weight_hr``) or Glorot-uniform (``"keras"``); layer-norm gains start at one and
+            biases at zero.
         dtype: a floating dtype for every leaf.
 
     Returns:
@@ -151,18 +167,21 @@ def init_cell(
     hidden_size = _check_size("hidden_size", hidden_size)
     dtype = _check_dtype(dtype)
     variant = as_variant(variant)
-    k_u, k_w, k_b, k_p = jax.random.split(key, 4)
+    k_u, k_w, k_b, k_p, k_proj = jax.random.split(key, 5)
     H, G = hidden_size, len(variant.gates)
+    P = variant.proj_size or H
     if init == "pytorch":
         bound = 1.0 / math.sqrt(H)
-        U = jax.random.uniform(k_u, (H, G * H), dtype, -bound, bound)
+        U = jax.random.uniform(k_u, (P, G * H), dtype, -bound, bound)
+        proj = jax.random.uniform(k_proj, (H, P), dtype, -bound, bound)
         W = jax.random.uniform(k_w, (input_size, G * H), dtype, -bound, bound)
         b = jax.random.uniform(k_b, (G * H,), dtype, -bound, bound)
         peep_keys = dict(zip(variant.peephole_gates, jax.random.split(k_p, 3)))
         peepholes = {g: jax.random.uniform(k, (H,), dtype, -bound, bound) for g, k in peep_keys.items()}
     elif init == "keras":
-        U = jax.nn.initializers.orthogonal()(k_u, (H, G * H), dtype)
+        U = jax.nn.initializers.orthogonal()(k_u, (P, G * H), dtype)
         W = jax.nn.initializers.glorot_uniform()(k_w, (input_size, G * H), dtype)
+        proj = jax.nn.initializers.glorot_uniform()(k_proj, (H, P), dtype)
         b = jnp.zeros((G * H,), dtype)
         peepholes = {g: jnp.zeros((H,), dtype) for g in variant.peephole_gates}
     else:
@@ -190,6 +209,7 @@ def init_cell(
         b=b,
         peepholes=peepholes or None,
         norm=norm,
+        proj=proj if variant.proj_size else None,
         variant=variant,
     )
 
@@ -208,8 +228,9 @@ def init(
 ) -> LSTMParams:
     """Initialise a stack of LSTM layers, as ``torch.nn.LSTM(input_size, hidden_size, ...)``.
 
-    Layer 0 reads ``input_size`` features; layer ``l > 0`` reads ``hidden_size * D`` features,
-    where ``D`` is 2 for a bidirectional stack and 1 otherwise. Each layer and direction gets
+    Layer 0 reads ``input_size`` features; layer ``l > 0`` reads ``output_size * D`` features
+    (``output_size`` is ``proj_size`` with a projection, else ``hidden_size``), where ``D`` is 2
+    for a bidirectional stack and 1 otherwise. Each layer and direction gets
     its own key. ``init``, ``forget_bias``, ``variant`` and ``dtype`` are as in
     :func:`init_cell`; every layer and direction has the same variant.
 
@@ -226,12 +247,13 @@ def init(
     num_layers = _check_size("num_layers", num_layers)
     hidden_size = _check_size("hidden_size", hidden_size)
     directions = 2 if bidirectional else 1
+    output_size = as_variant(variant).proj_size or hidden_size
     keys = jax.random.split(key, (num_layers, directions))
     layers = tuple(
         tuple(
             init_cell(
                 keys[layer, direction],
-                input_size if layer == 0 else hidden_size * directions,
+                input_size if layer == 0 else output_size * directions,
                 hidden_size,
                 init=init,
                 forget_bias=forget_bias,

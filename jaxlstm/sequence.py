@@ -82,9 +82,10 @@ def lstm(
             For accelerators with fast bfloat16 matrix units.
 
     Returns:
-        ``(ys, state)``: ``ys`` of shape ``(T, *batch, H * num_directions)``, the last layer's
-        outputs (forward then backward features); ``state`` the final ``LSTMState(h, c)``,
-        stacked like the initial state.
+        ``(ys, state)``: ``ys`` of shape ``(T, *batch, num_directions * output_size)``, the
+        last layer's outputs (forward then backward features; ``output_size`` is ``proj_size``
+        with a projection, else ``H``); ``state`` the final ``LSTMState(h, c)``, stacked like
+        the initial state.
 
     Example:
         >>> import jax, jax.numpy as jnp, jaxlstm
@@ -104,8 +105,11 @@ def lstm(
     batch = xs.shape[1:-1]
     directions = params.num_directions
     if state is None:
-        zeros = jnp.zeros((params.num_layers * directions, *batch, params.hidden_size), xs.dtype)
-        state = LSTMState(zeros, zeros)
+        stacked = params.num_layers * directions
+        state = LSTMState(
+            jnp.zeros((stacked, *batch, params.output_size), xs.dtype),
+            jnp.zeros((stacked, *batch, params.hidden_size), xs.dtype),
+        )
     else:
         state = _validate.check_state(params, xs, state)
     mask = None
@@ -130,8 +134,8 @@ def lstm(
         outputs = []
         for d, cell in enumerate(layer):
             index = l * directions + d
-            noise = _noise(keys[1:], index, xs.shape[0], batch, params.hidden_size, xs.dtype,
-                           recurrent_dropout, zoneout_c, zoneout_h)
+            noise = _noise(keys[1:], index, xs.shape[0], batch, (cell.output_size, cell.hidden_size),
+                           xs.dtype, recurrent_dropout, zoneout_c, zoneout_h)
             ys, (h, c) = kernel.run(
                 cell,
                 layer_input,
@@ -151,20 +155,21 @@ def lstm(
     return layer_input, LSTMState(jnp.stack(hs), jnp.stack(cs))
 
 
-def _noise(keys, index, steps, batch, hidden_size, dtype, recurrent_dropout, zoneout_c, zoneout_h):
-    """The training-time masks of one layer and direction (``index``), or None."""
+def _noise(keys, index, steps, batch, sizes, dtype, recurrent_dropout, zoneout_c, zoneout_h):
+    """The training-time masks of one layer and direction (``index``), or None; ``sizes`` are
+    those of ``h`` and ``c``."""
     if not (recurrent_dropout or zoneout_c or zoneout_h):
         return None
+    h_size, c_size = sizes
     k_recurrent, k_zoneout = (jax.random.fold_in(k, index) for k in keys)
     recurrent = None
     if recurrent_dropout:
-        recurrent = _dropout(k_recurrent, jnp.ones((*batch, hidden_size), dtype), recurrent_dropout)
+        recurrent = _dropout(k_recurrent, jnp.ones((*batch, h_size), dtype), recurrent_dropout)
     keep_h = keep_c = None
     if zoneout_c or zoneout_h:
         k_c, k_h = jax.random.split(k_zoneout)
-        shape = (steps, *batch, hidden_size)
-        keep_c = jax.random.bernoulli(k_c, zoneout_c, shape)
-        keep_h = jax.random.bernoulli(k_h, zoneout_h, shape)
+        keep_c = jax.random.bernoulli(k_c, zoneout_c, (steps, *batch, c_size))
+        keep_h = jax.random.bernoulli(k_h, zoneout_h, (steps, *batch, h_size))
     return kernel.Noise(recurrent, keep_h, keep_c)
 
 

@@ -30,6 +30,11 @@ class Variant:
             activation, normalised over the hidden units, with a learned gain and bias.
         cell_clip: clip ``c`` to ``[-cell_clip, cell_clip]`` after each update (TensorFlow's
             ``cell_clip``), or None.
+        proj_size: LSTMP (Sak et al. 2014), as ``torch.nn.LSTM(proj_size=...)``: the output is
+            projected, ``h = (o * tanh(c)) @ P`` with ``P`` of shape ``(H, proj_size)``, and
+            that smaller ``h`` is what the next step and layer read. None for no projection.
+        proj_clip: clip the projected ``h`` to ``[-proj_clip, proj_clip]`` (TensorFlow's
+            ``proj_clip``); needs ``proj_size``.
     """
 
     input_gate: bool = True
@@ -41,6 +46,8 @@ class Variant:
     peepholes: bool = False
     layer_norm: bool = False
     cell_clip: float | None = None
+    proj_size: int | None = None
+    proj_clip: float | None = None
 
     def __post_init__(self):
         if self.coupled and not (self.input_gate and self.forget_gate):
@@ -51,6 +58,15 @@ class Variant:
             )
         if self.cell_clip is not None and not self.cell_clip > 0:
             raise ValueError(f"cell_clip must be None or positive; got {self.cell_clip!r}.")
+        if self.proj_size is not None and (
+            isinstance(self.proj_size, bool) or not isinstance(self.proj_size, int) or self.proj_size < 1
+        ):
+            raise ValueError(f"proj_size must be None or a positive integer; got {self.proj_size!r}.")
+        if self.proj_clip is not None and (self.proj_size is None or not self.proj_clip > 0):
+            raise ValueError(
+                f"proj_clip must be None, or positive with a proj_size; got proj_clip="
+                f"{self.proj_clip!r}, proj_size={self.proj_size!r}."
+            )
 
     @property
     def gates(self) -> tuple[str, ...]:

@@ -12,27 +12,28 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def step(weights, h, c, x):
-    """One step with the gates written out one by one."""
+def step(weights, h, c, x, w_hr=None):
+    """One step with the gates written out one by one; ``w_hr`` (P, H) projects the output."""
     w_ih, w_hh, b_ih, b_hh = weights
-    H = h.shape[0]
+    H = c.shape[0]
     gates = [w_ih[k * H : (k + 1) * H] @ x + w_hh[k * H : (k + 1) * H] @ h
              + b_ih[k * H : (k + 1) * H] + b_hh[k * H : (k + 1) * H] for k in range(4)]
     i, f, g, o = gates
     c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
     h = sigmoid(o) * np.tanh(c)
-    return h, c
+    return (h if w_hr is None else w_hr @ h), c
 
 
 def lstm(state_dict, xs, h0=None, c0=None, lengths=None, reverse=False):
-    """``xs`` (T, B, I) -> ``ys`` (T, B, D*H), ``h_n``, ``c_n`` (L*D, B, H), PackedSequence rules."""
+    """``xs`` (T, B, I) -> ``ys`` (T, B, D*P), ``h_n`` (L*D, B, P), ``c_n`` (L*D, B, H), with
+    PackedSequence rules; ``P`` is ``H`` without a projection (``weight_hr``)."""
     sd = {k: np.asarray(v, np.float64) for k, v in state_dict.items()}
     num_layers = 1 + max(int(k.split("_l")[1].split("_")[0]) for k in sd)
     directions = 2 if any(k.endswith("_reverse") for k in sd) else 1
-    H = sd["weight_hh_l0"].shape[1]
+    H, P = sd["weight_hh_l0"].shape[0] // 4, sd["weight_hh_l0"].shape[1]
     xs = np.asarray(xs, np.float64)
     T, B = xs.shape[:2]
-    h0 = np.zeros((num_layers * directions, B, H)) if h0 is None else np.asarray(h0, np.float64)
+    h0 = np.zeros((num_layers * directions, B, P)) if h0 is None else np.asarray(h0, np.float64)
     c0 = np.zeros((num_layers * directions, B, H)) if c0 is None else np.asarray(c0, np.float64)
     lengths = [T] * B if lengths is None else [int(n) for n in lengths]
     h_n, c_n = np.zeros_like(h0), np.zeros_like(c0)
@@ -42,15 +43,16 @@ def lstm(state_dict, xs, h0=None, c0=None, lengths=None, reverse=False):
         for direction in range(directions):
             suffix = f"_l{layer}" + ("_reverse" if direction else "")
             weights = [sd[name + suffix] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            w_hr = sd.get("weight_hr" + suffix)
             index = layer * directions + direction
-            ys = np.zeros((T, B, H))
+            ys = np.zeros((T, B, P))
             for b in range(B):
                 h, c = h0[index, b], c0[index, b]
                 steps = range(lengths[b])
                 if direction == 1 or reverse:
                     steps = reversed(steps)
                 for t in steps:
-                    h, c = step(weights, h, c, layer_input[t, b])
+                    h, c = step(weights, h, c, layer_input[t, b], w_hr)
                     ys[t, b] = h
                 h_n[index, b], c_n[index, b] = h, c
             outputs.append(ys)
@@ -64,11 +66,11 @@ def variant_lstm(cell, xs, h0, c0, lengths=None, reverse=False):
     2016 layer norm). ``xs`` (T, B, I) -> ``ys`` (T, B, H), ``h``, ``c`` (B, H)."""
     variant = cell.variant
     V, b = np.asarray(cell.V, np.float64), np.asarray(cell.b, np.float64)
-    H = cell.hidden_size
+    H, P = cell.hidden_size, cell.output_size
     gates = variant.gates
     blocks = {g: k for k, g in enumerate(gates)}
-    W = {g: V[H:, k * H : (k + 1) * H].T for g, k in blocks.items()}   # (H, I)
-    R = {g: V[:H, k * H : (k + 1) * H].T for g, k in blocks.items()}   # (H, H)
+    W = {g: V[P:, k * H : (k + 1) * H].T for g, k in blocks.items()}   # (H, I)
+    R = {g: V[:P, k * H : (k + 1) * H].T for g, k in blocks.items()}   # (H, P)
     bias = {g: b[k * H : (k + 1) * H] for g, k in blocks.items()}
     peep = {g: np.asarray(p, np.float64) for g, p in (cell.peepholes or {}).items()}
     norm = {k: np.asarray(v, np.float64) for k, v in (cell.norm or {}).items()}
@@ -79,8 +81,8 @@ def variant_lstm(cell, xs, h0, c0, lengths=None, reverse=False):
     xs = np.asarray(xs, np.float64)
     T, B = xs.shape[:2]
     lengths = [T] * B if lengths is None else [int(n) for n in lengths]
-    ys = np.zeros((T, B, H))
-    h_n, c_n = np.zeros((B, H)), np.zeros((B, H))
+    ys = np.zeros((T, B, P))
+    h_n, c_n = np.zeros((B, P)), np.zeros((B, H))
     for n in range(B):
         h, c = np.array(h0[n], np.float64), np.array(c0[n], np.float64)
         steps = reversed(range(lengths[n])) if reverse else range(lengths[n])
@@ -104,6 +106,10 @@ def variant_lstm(cell, xs, h0, c0, lengths=None, reverse=False):
             o = sigmoid(net["o"] + peep.get("o", 0) * c) if variant.output_gate else 1.0
             s = ln(c, norm["cell_gain"], norm["cell_bias"]) if variant.layer_norm else c
             h = o * (np.tanh(s) if variant.output_activation else s)
+            if variant.proj_size:  # LSTMP: h = P^T (o * tanh(c)) in the column convention
+                h = np.asarray(cell.proj, np.float64).T @ h
+                if variant.proj_clip is not None:
+                    h = np.clip(h, -variant.proj_clip, variant.proj_clip)
             ys[t, n] = h
         h_n[n], c_n[n] = h, c
     return ys, h_n, c_n

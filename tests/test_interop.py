@@ -1,5 +1,7 @@
 """PyTorch weight conversion: exact round trips, the two-bias rule, prefixes and errors."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -66,11 +68,13 @@ def test_prefix_and_missing_biases():
     ("state_dict", "match"),
     [
         ({"decoder.weight": np.zeros(2)}, r"entry 'decoder\.weight' that is not a torch\.nn\.LSTM weight.*prefix="),
-        ({"weight_hr_l0": np.zeros((2, 4))}, r"proj_size.*not supported"),
+        ({"weight_hr_l0": np.zeros((2, 4))}, r"state_dict lacks \['weight_ih_l0', 'weight_hh_l0'\]"),
+        ({"weight_ih_l0": np.zeros((8, 3)), "weight_hh_l0": np.zeros((8, 1)), "weight_hr_l0": np.zeros((1, 3))},
+         r"weight_hr_l0 has shape \(1, 3\); expected \(proj_size, H\) = \(1, 2\)"),
         ({"weight_ih_l0": np.zeros((8, 3))}, r"state_dict lacks \['weight_hh_l0'\]"),
         ({}, r"no torch\.nn\.LSTM weights under prefix ''"),
         ({"weight_ih_l0": np.zeros((8, 3)), "weight_hh_l0": np.zeros((8, 3))},
-         r"weight_hh_l0 has shape \(8, 3\) and weight_ih_l0 \(8, 3\); expected \(4H, H\) and \(4H, I\)"),
+         r"weight_hh_l0 has shape \(8, 3\) and weight_ih_l0 \(8, 3\); expected \(4H, H\) \(or \(4H, proj_size\)\) and \(4H, I\)"),
     ],
 )
 def test_from_torch_errors(state_dict, match):
@@ -78,14 +82,17 @@ def test_from_torch_errors(state_dict, match):
         from_torch(state_dict)
 
 
+@pytest.mark.parametrize("proj_size", [0, 2])
 @pytest.mark.parametrize(("num_layers", "bidirectional"), STACKS)
-def test_to_torch_loads_into_torch_and_runs_the_same(num_layers, bidirectional):
+def test_to_torch_loads_into_torch_and_runs_the_same(num_layers, bidirectional, proj_size):
     torch = pytest.importorskip("torch")
-    params = jaxlstm.init(jax.random.key(2), 3, 4, num_layers=num_layers, bidirectional=bidirectional)
-    module = torch.nn.LSTM(3, 4, num_layers=num_layers, bidirectional=bidirectional)
+    params = jaxlstm.init(jax.random.key(2), 3, 4, num_layers=num_layers, bidirectional=bidirectional,
+                          variant=jaxlstm.Variant(proj_size=proj_size or None))
+    module = torch.nn.LSTM(3, 4, num_layers=num_layers, bidirectional=bidirectional, proj_size=proj_size)
     module.load_state_dict({k: torch.from_numpy(v) for k, v in to_torch(params).items()}, strict=True)
     xs = np.random.default_rng(2).normal(size=(5, 2, 3)).astype(np.float32)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():  # projections are "not supported with oneDNN"
+        warnings.simplefilter("ignore", UserWarning)
         ys_torch, (h_torch, c_torch) = module(torch.from_numpy(xs))
     ys, (h, c) = jaxlstm.lstm(params, jnp.asarray(xs))
     np.testing.assert_allclose(ys, ys_torch.numpy(), rtol=1e-5, atol=1e-5)

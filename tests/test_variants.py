@@ -18,6 +18,9 @@ EXTRA = {
     "clipped": jaxlstm.Variant(peepholes=True, cell_clip=0.3),
     "layer_norm_peephole_cifg": jaxlstm.Variant(layer_norm=True, peepholes=True, coupled=True),
     "no_gates": jaxlstm.Variant(input_gate=False, forget_gate=False, output_gate=False),
+    "projection": jaxlstm.Variant(proj_size=3),
+    "projection_clip_peephole_layer_norm": jaxlstm.Variant(proj_size=3, proj_clip=0.2, peepholes=True,
+                                                           layer_norm=True),
 }
 ALL = {**{name: jaxlstm.VARIANTS[name] for name in NAMES}, **EXTRA}
 
@@ -32,10 +35,10 @@ def perturbed_cell(variant, seed=0, dtype=jnp.float64):
     return jax.tree.unflatten(tree, leaves)
 
 
-def inputs(seed=0, dtype=jnp.float64):
+def inputs(seed=0, dtype=jnp.float64, h_size=H):
     rng = np.random.default_rng(seed)
     xs = jnp.asarray(rng.normal(size=(T, B, I)), dtype)
-    h0, c0 = (jnp.asarray(rng.normal(size=(B, H)), dtype) for _ in range(2))
+    h0, c0 = (jnp.asarray(rng.normal(size=(B, size)), dtype) for size in (h_size, H))
     return xs, h0, c0
 
 
@@ -43,7 +46,7 @@ def inputs(seed=0, dtype=jnp.float64):
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_equals_float64_numpy(x64, name, impl):
     cell = perturbed_cell(ALL[name])
-    xs, h0, c0 = inputs()
+    xs, h0, c0 = inputs(h_size=cell.output_size)
     lengths = [6, 0, 4]
     for reverse in (False, True):
         ys, (h, c) = jaxlstm.lstm(cell, xs, jaxlstm.LSTMState(h0[None], c0[None]), seq_lengths=jnp.array(lengths),
@@ -57,14 +60,14 @@ def test_equals_float64_numpy(x64, name, impl):
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_gradients_of_every_path_equal_the_reference(x64, name):
     cell = perturbed_cell(ALL[name], seed=3)
-    xs, h0, c0 = inputs(3)
+    xs, h0, c0 = inputs(3, h_size=cell.output_size)
     mask = jnp.arange(T)[:, None] < jnp.array([6, 2, 0])[None]
 
     def loss(impl, remat):
         def f(cell, xs, h0, c0):
             ys, (h, c) = kernel.run(cell, xs, jaxlstm.LSTMState(h0, c0), mask, reverse=False, unroll=1,
                                     remat=remat, impl=impl)
-            return jnp.sum(jnp.sin(ys)) + jnp.sum(h * c)
+            return jnp.sum(jnp.sin(ys)) + jnp.sum(jnp.cos(h)) + jnp.sum(c * c)
         return jax.grad(f, argnums=(0, 1, 2, 3))(cell, xs, h0, c0)
 
     expected = loss("reference", "none")
@@ -73,7 +76,7 @@ def test_gradients_of_every_path_equal_the_reference(x64, name):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)
 
 
-@pytest.mark.parametrize("name", ["peephole", "layer_norm", "CIFG", "NOAF", "clipped"])
+@pytest.mark.parametrize("name", ["peephole", "layer_norm", "CIFG", "NOAF", "clipped", "projection"])
 def test_check_grads(x64, name):
     cell = perturbed_cell(ALL[name], seed=5)
     xs, h0, c0 = inputs(5)
@@ -146,6 +149,7 @@ def test_param_count():
     assert jaxlstm.param_count(I, H, variant="greff_vanilla") == 4 * per_gate + 3 * H
     assert jaxlstm.param_count(I, H, variant="layer_norm") == 4 * per_gate + 2 * 4 * H + 2 * H
     assert jaxlstm.param_count(I, H, num_layers=2, bidirectional=True) == 2 * 4 * per_gate + 2 * 4 * ((2 * H + H) * H + H)
+    assert jaxlstm.param_count(I, H, variant=jaxlstm.Variant(proj_size=2)) == 4 * ((I + 2) * H + H) + H * 2
 
 
 def test_layer_norm_gets_the_forget_bias():
@@ -175,5 +179,5 @@ def test_params_without_their_variants_extras_are_refused():
 
 
 def test_to_torch_refuses_variants():
-    with pytest.raises(ValueError, match=r"to_torch needs the vanilla cell"):
+    with pytest.raises(ValueError, match=r"to_torch needs the vanilla cell, with or without proj_size"):
         jaxlstm.interop.to_torch(jaxlstm.init(jax.random.key(0), I, H, variant="peephole"))

@@ -67,7 +67,10 @@ def from_cudnn(
 
 def to_cudnn(params: LSTMParams | CellParams) -> np.ndarray:
     """The flat 1-D vector for ``jax.experimental.rnn.lstm``."""
-    state_dict = to_torch(params)
     stack = params if isinstance(params, LSTMParams) else LSTMParams(((params,),))
+    if stack.output_size != stack.hidden_size:
+        raise ValueError("jax.experimental.rnn has no projections (proj_size); got proj_size "
+                         f"{stack.output_size}.")
+    state_dict = to_torch(stack)
     names = _names(stack.num_layers, stack.bidirectional)
     return np.concatenate([state_dict[n].reshape(-1) for n in names])

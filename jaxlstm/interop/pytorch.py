@@ -6,14 +6,15 @@ backward):
 ==================  ===========================  ==========================================
 PyTorch             shape                        jaxlstm
 ==================  ===========================  ==========================================
-``weight_ih_l{l}``  ``(4H, I_l)``                ``V[H:].T``, the rows of ``V`` that act on x
-``weight_hh_l{l}``  ``(4H, H)``                  ``V[:H].T``, the rows of ``V`` that act on h
+``weight_ih_l{l}``  ``(4H, I_l)``                ``V[H:].T`` (``V[P:].T``), the rows on x
+``weight_hh_l{l}``  ``(4H, H)`` or ``(4H, P)``   ``V[:H].T`` (``V[:P].T``), the rows on h
+``weight_hr_l{l}``  ``(P, H)``                   ``proj.T``, with ``Variant(proj_size=P)``
 ``bias_ih_l{l}``    ``(4H,)``                    ``b = bias_ih + bias_hh`` (absent: zero)
 ``bias_hh_l{l}``    ``(4H,)``                    exported as zeros, with ``bias_ih = b``
 ==================  ===========================  ==========================================
 
 Both use the gate order i, f, g, o, so no gate permutation is needed; ``I_l`` is the input size
-for ``l = 0`` and ``H * num_directions`` above. PyTorch's two biases only ever appear as their
+for ``l = 0`` and ``H * num_directions`` (``P * num_directions``) above. PyTorch's two biases only ever appear as their
 sum, so ``to_torch(from_torch(sd))`` returns that sum in ``bias_ih`` and zeros in ``bias_hh``:
 the same network, not the same numbers. ``from_torch(to_torch(p))`` returns ``p`` exactly.
 The final state of :func:`jaxlstm.lstm` is stacked like PyTorch's ``(h_n, c_n)``, so it needs
@@ -72,11 +73,6 @@ def from_torch(state_dict: Mapping[str, object], *, prefix: str = "") -> LSTMPar
                 "prefix= to select the LSTM's entries of a larger model."
             )
         kind, layer, direction = match[1], int(match[2]), 1 if match[3] else 0
-        if kind == "weight_hr":
-            raise ValueError(
-                f"state_dict has {name!r}: torch.nn.LSTM(proj_size=...) projections are not "
-                "supported by this version of jaxlstm."
-            )
         arrays[kind, layer, direction] = np.asarray(value)
     if not arrays:
         raise ValueError(
@@ -98,18 +94,27 @@ def from_torch(state_dict: Mapping[str, object], *, prefix: str = "") -> LSTMPar
                 )
             w_ih = arrays["weight_ih", layer, direction]
             w_hh = arrays["weight_hh", layer, direction]
-            H = w_hh.shape[1]
-            if w_hh.shape != (4 * H, H) or w_ih.ndim != 2 or w_ih.shape[0] != 4 * H:
+            w_hr = arrays.get(("weight_hr", layer, direction))
+            H = w_hh.shape[0] // 4
+            P = H if w_hr is None else w_hr.shape[0]
+            if w_hh.shape != (4 * H, P) or w_ih.ndim != 2 or w_ih.shape[0] != 4 * H:
                 raise ValueError(
                     f"{prefix}weight_hh{suffix} has shape {w_hh.shape} and {prefix}weight_ih"
-                    f"{suffix} {w_ih.shape}; expected (4H, H) and (4H, I)."
+                    f"{suffix} {w_ih.shape}; expected (4H, H) (or (4H, proj_size)) and (4H, I)."
+                )
+            if w_hr is not None and w_hr.shape != (P, H):
+                raise ValueError(
+                    f"{prefix}weight_hr{suffix} has shape {w_hr.shape}; expected (proj_size, H) "
+                    f"= ({P}, {H})."
                 )
             b = np.zeros(4 * H, w_hh.dtype)
             for k in ("bias_ih", "bias_hh"):
                 if (k, layer, direction) in arrays:
                     b = b + arrays[k, layer, direction]
             V = np.concatenate([w_hh.T, w_ih.T], axis=0)
-            cells.append(CellParams(V=V, b=b.astype(w_hh.dtype)))
+            proj = None if w_hr is None else np.ascontiguousarray(w_hr.T)
+            variant = Variant(proj_size=None if w_hr is None else P)
+            cells.append(CellParams(V=V, b=b.astype(w_hh.dtype), proj=proj, variant=variant))
         layers.append(tuple(cells))
     return LSTMParams(layers=tuple(layers))
 
@@ -131,19 +136,22 @@ def to_torch(params: LSTMParams | CellParams) -> dict[str, np.ndarray]:
     if isinstance(params, CellParams):
         params = LSTMParams(layers=((params,),))
     variants = {cell.variant for layer in params.layers for cell in layer}
-    if variants != {Variant()}:
+    if any(v != Variant(proj_size=v.proj_size) for v in variants):
         raise ValueError(
-            f"to_torch needs the vanilla cell; these params have {sorted(map(str, variants))}. "
-            "torch.nn.LSTM has no peepholes, layer norm, cell clipping or missing gates."
+            f"to_torch needs the vanilla cell, with or without proj_size; these params have "
+            f"{sorted(map(str, variants))}. torch.nn.LSTM has no peepholes, layer norm, "
+            "clipping or missing gates."
         )
     state_dict = {}
     for layer, cells in enumerate(params.layers):
         for direction, cell in enumerate(cells):
             suffix = f"_l{layer}" + ("_reverse" if direction else "")
             V, b = np.asarray(cell.V), np.asarray(cell.b)
-            H = cell.hidden_size
-            state_dict["weight_ih" + suffix] = np.ascontiguousarray(V[H:].T)
-            state_dict["weight_hh" + suffix] = np.ascontiguousarray(V[:H].T)
+            P = cell.output_size
+            state_dict["weight_ih" + suffix] = np.ascontiguousarray(V[P:].T)
+            state_dict["weight_hh" + suffix] = np.ascontiguousarray(V[:P].T)
             state_dict["bias_ih" + suffix] = b.copy()
             state_dict["bias_hh" + suffix] = np.zeros_like(b)
+            if cell.proj is not None:
+                state_dict["weight_hr" + suffix] = np.ascontiguousarray(np.asarray(cell.proj).T)
     return state_dict
