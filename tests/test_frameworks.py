@@ -115,6 +115,7 @@ def cells():
     return {
         "vanilla": jaxlstm.init_cell(key, 3, 4),
         "peephole_clip": jaxlstm.init_cell(key, 3, 4, variant=jaxlstm.Variant(peepholes=True, cell_clip=2.0)),
+        "projection": jaxlstm.init_cell(key, 3, 4, variant=jaxlstm.Variant(proj_size=2, proj_clip=0.5)),
     }
 
 
@@ -136,7 +137,7 @@ def test_exact_round_trips(to, back):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", ["vanilla", "peephole_clip"])
+@pytest.mark.parametrize("name", ["vanilla", "peephole_clip", "projection"])
 def test_run_time_forget_bias_round_trips_to_one_ulp(name):
     """Haiku and TF1 add the forget bias at run time: moving it in and out of the stored bias is
     exact up to the rounding of that shift."""
@@ -145,14 +146,14 @@ def test_run_time_forget_bias_round_trips_to_one_ulp(name):
     if name == "vanilla":
         pairs.append((interop.to_haiku, interop.from_haiku))
     for to, back in pairs:
-        kwargs = {"cell_clip": 2.0} if to is interop.to_tf1 and name != "vanilla" else {}
+        kwargs = {"peephole_clip": {"cell_clip": 2.0}, "projection": {"proj_clip": 0.5}}.get(name, {})
         again = back(to(cell), **kwargs)
         assert again.variant == cell.variant
         for a, b in zip(jax.tree.leaves(again), jax.tree.leaves(cell)):
             np.testing.assert_allclose(a, b, rtol=0, atol=np.finfo(np.float32).eps)
 
 
-def tf1_lstm_cell(weights, xs, h0, c0, forget_bias, cell_clip):
+def tf1_lstm_cell(weights, xs, h0, c0, forget_bias, cell_clip, proj_clip=None):
     """TensorFlow 1's ``LSTMCell.call``, written from its documentation (TF is not installed here)."""
     kernel, bias = weights["kernel"], weights["bias"]
     h, c = np.asarray(h0, np.float64), np.asarray(c0, np.float64)
@@ -167,22 +168,31 @@ def tf1_lstm_cell(weights, xs, h0, c0, forget_bias, cell_clip):
         if "w_o_diag" in weights:
             o = o + weights["w_o_diag"] * c
         h = reference.sigmoid(o) * np.tanh(c)
+        if "projection/kernel" in weights:
+            h = h @ weights["projection/kernel"]
+            if proj_clip is not None:
+                h = np.clip(h, -proj_clip, proj_clip)
         ys.append(h)
     return np.stack(ys), h, c
 
 
+@pytest.mark.parametrize("projection", [False, True])
 @pytest.mark.parametrize("peepholes", [False, True])
-def test_tf1_layout_against_its_documented_equations(peepholes):
+def test_tf1_layout_against_its_documented_equations(peepholes, projection):
     rng = np.random.default_rng(4)
     I, H = 3, 4
-    weights = {"kernel": rng.normal(size=(I + H, 4 * H)), "bias": rng.normal(size=4 * H)}
+    P = 2 if projection else H
+    weights = {"kernel": rng.normal(size=(I + P, 4 * H)), "bias": rng.normal(size=4 * H)}
     if peepholes:
         weights |= {k: rng.normal(size=H) for k in ("w_i_diag", "w_f_diag", "w_o_diag")}
+    if projection:
+        weights["projection/kernel"] = rng.normal(size=(H, P))
     weights = {k: v.astype(np.float32) for k, v in weights.items()}
-    xs, h0, c0 = rng.normal(size=(5, 2, I)), rng.normal(size=(2, H)), rng.normal(size=(2, H))
-    case = dict(zip(("ys", "h", "c"), tf1_lstm_cell(weights, xs, h0, c0, forget_bias=0.7, cell_clip=1.5)))
+    xs, h0, c0 = rng.normal(size=(5, 2, I)), rng.normal(size=(2, P)), rng.normal(size=(2, H))
+    clips = dict(cell_clip=1.5, proj_clip=0.4 if projection else None)
+    case = dict(zip(("ys", "h", "c"), tf1_lstm_cell(weights, xs, h0, c0, forget_bias=0.7, **clips)))
     case |= {"xs": xs.astype(np.float32), "h0": h0.astype(np.float32), "c0": c0.astype(np.float32)}
-    assert_same_forward(interop.from_tf1(weights, forget_bias=0.7, cell_clip=1.5), case)
+    assert_same_forward(interop.from_tf1(weights, forget_bias=0.7, **clips), case)
 
 
 @pytest.mark.parametrize(("call", "match"), [
@@ -195,7 +205,7 @@ def test_tf1_layout_against_its_documented_equations(peepholes):
      r"some of .* but not all three"),
     (lambda: interop.to_keras(jaxlstm.init(jax.random.key(0), 2, 3, num_layers=2)), r"Keras holds one cell; got a stack of 2 layers"),
     (lambda: interop.to_equinox(jaxlstm.init_cell(jax.random.key(0), 2, 3, variant="CIFG")), r"Equinox's LSTM cell is the vanilla cell"),
-    (lambda: interop.to_tf1(jaxlstm.init_cell(jax.random.key(0), 2, 3, variant="layer_norm")), r"TF1 LSTMCell has peepholes and cell_clip but no other variant"),
+    (lambda: interop.to_tf1(jaxlstm.init_cell(jax.random.key(0), 2, 3, variant="layer_norm")), r"TF1 LSTMCell has peepholes, cell_clip and projections but no other variant"),
 ])
 def test_converter_errors(call, match):
     with pytest.raises(ValueError, match=match):

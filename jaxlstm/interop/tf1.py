@@ -1,11 +1,12 @@
 """TensorFlow 1 ``tf.nn.rnn_cell.LSTMCell``: ``kernel`` (I + H, 4H) applied to
 ``concat[x, h]``, ``bias`` (4H,), gate order i, j, f, o (j is jaxlstm's g), ``forget_bias``
 added at run time (1.0 by default), optional peephole diagonals ``w_i_diag``, ``w_f_diag``,
-``w_o_diag`` (H,) and ``cell_clip``; state ``LSTMStateTuple(c, h)``, c first.
+``w_o_diag`` (H,), ``cell_clip``, and with ``num_proj`` a ``projection/kernel`` (H, P) with
+``proj_clip``; state ``LSTMStateTuple(c, h)``, c first.
 
 The converters reorder the gates, swap the x and h rows, move the run-time ``forget_bias`` into
-the stored bias (exact up to the rounding of that shift), and map peepholes and ``cell_clip`` to
-:class:`jaxlstm.Variant`. Projections (``num_proj``) are refused in this version.
+the stored bias (exact up to the rounding of that shift), and map peepholes, ``cell_clip``,
+``num_proj`` and ``proj_clip`` to :class:`jaxlstm.Variant`.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ _PEEPHOLES = {"i": "w_i_diag", "f": "w_f_diag", "o": "w_o_diag"}
 
 
 def from_tf1(weights: Mapping[str, object], *, forget_bias: float = 1.0,
-             cell_clip: float | None = None) -> CellParams:
-    """``{"kernel", "bias"}`` and, with ``use_peepholes=True``, ``{"w_i_diag", "w_f_diag",
-    "w_o_diag"}`` (the variables of one ``LSTMCell``, without their scope prefix).
+             cell_clip: float | None = None, proj_clip: float | None = None) -> CellParams:
+    """``{"kernel", "bias"}``, with ``use_peepholes=True`` also ``{"w_i_diag", "w_f_diag",
+    "w_o_diag"}``, with ``num_proj`` also ``"projection/kernel"`` (the variables of one
+    ``LSTMCell``, without their scope prefix).
 
     Example:
         >>> import numpy as np
@@ -34,13 +36,16 @@ def from_tf1(weights: Mapping[str, object], *, forget_bias: float = 1.0,
         >>> cell.b.reshape(4, 3)[:, 0].tolist()      # TF's run-time forget_bias, now stored
         [0.0, 1.0, 0.0, 0.0]
     """
-    if any(name.startswith("projection") for name in weights):
-        raise ValueError("TF1 LSTMCell projections (num_proj) are not supported by this version.")
     kernel, bias = np.asarray(weights["kernel"]), np.asarray(weights["bias"])
     H = kernel.shape[1] // 4
-    check_shape("kernel", kernel, (kernel.shape[0], 4 * H), "(input_size + num_units, 4 * num_units)")
+    proj = weights.get("projection/kernel")
+    P = H if proj is None else np.asarray(proj).shape[1]
+    check_shape("kernel", kernel, (kernel.shape[0], 4 * H), "(input_size + num_proj or num_units, 4 * num_units)")
     check_shape("bias", bias, (4 * H,), "(4 * num_units,)")
-    I = kernel.shape[0] - H
+    if proj is not None:
+        proj = np.asarray(proj).astype(bias.dtype)
+        check_shape("projection/kernel", proj, (H, P), "(num_units, num_proj)")
+    I = kernel.shape[0] - P
     V = reorder_gates(np.concatenate([kernel[I:], kernel[:I]]), "igfo", "ifgo")
     b = reorder_gates(bias, "igfo", "ifgo")
     b[H : 2 * H] += np.asarray(forget_bias, b.dtype)
@@ -52,29 +57,36 @@ def from_tf1(weights: Mapping[str, object], *, forget_bias: float = 1.0,
         peepholes = {g: np.asarray(weights[name]).astype(b.dtype) for g, name in _PEEPHOLES.items()}
         for g, name in _PEEPHOLES.items():
             check_shape(name, peepholes[g], (H,), "(num_units,)")
-    variant = Variant(peepholes=peepholes is not None, cell_clip=cell_clip)
-    return CellParams(V=V.astype(b.dtype), b=b, peepholes=peepholes, variant=variant)
+    variant = Variant(peepholes=peepholes is not None, cell_clip=cell_clip,
+                      proj_size=None if proj is None else P, proj_clip=proj_clip)
+    return CellParams(V=V.astype(b.dtype), b=b, peepholes=peepholes, proj=proj, variant=variant)
 
 
 def to_tf1(params: CellParams | LSTMParams, *, forget_bias: float = 1.0) -> dict[str, np.ndarray]:
-    """The variables of ``LSTMCell(num_units, use_peepholes=..., cell_clip=..., forget_bias=...)``;
-    ``forget_bias`` must be the one that cell will add at run time."""
+    """The variables of ``LSTMCell(num_units, use_peepholes=..., cell_clip=..., num_proj=...,
+    proj_clip=..., forget_bias=...)``; ``forget_bias`` must be the one that cell will add at run
+    time."""
     if isinstance(params, LSTMParams):
         if params.num_layers != 1 or params.num_directions != 1:
             raise ValueError("TF1 LSTMCell holds one cell: convert each params.layers[l][d].")
         params = params.layers[0][0]
-    allowed = Variant(peepholes=params.variant.peepholes, cell_clip=params.variant.cell_clip)
-    if params.variant != allowed:
+    v = params.variant
+    allowed = Variant(peepholes=v.peepholes, cell_clip=v.cell_clip, proj_size=v.proj_size,
+                      proj_clip=v.proj_clip)
+    if v != allowed:
         raise ValueError(
-            f"TF1 LSTMCell has peepholes and cell_clip but no other variant; got {params.variant}."
+            "TF1 LSTMCell has peepholes, cell_clip and projections but no other variant; got "
+            f"{v}."
         )
     V, b = np.asarray(params.V), np.array(params.b)
-    H = params.hidden_size
+    H, P = params.hidden_size, params.output_size
     b[H : 2 * H] -= np.asarray(forget_bias, b.dtype)
     out = {
-        "kernel": reorder_gates(np.concatenate([V[H:], V[:H]]), "ifgo", "igfo"),
+        "kernel": reorder_gates(np.concatenate([V[P:], V[:P]]), "ifgo", "igfo"),
         "bias": reorder_gates(b, "ifgo", "igfo"),
     }
+    if params.proj is not None:
+        out["projection/kernel"] = np.asarray(params.proj).copy()
     for g, name in _PEEPHOLES.items():
         if params.peepholes:
             out[name] = np.asarray(params.peepholes[g]).copy()
