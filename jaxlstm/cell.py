@@ -8,7 +8,9 @@ With ``V = [U; W]`` stacked over the four gates, one step is one matmul::
     h(t) = sigmoid(o) * tanh(c(t))
 
 Every gate projects ``[h; x]`` (size H + I) back to size H, which is why ``h(t)`` has the size of
-``h(t-1)`` at every step.
+``h(t-1)`` at every step. These are the vanilla equations; the params' static
+:class:`jaxlstm.Variant` selects others (peepholes, missing gates, layer norm, projection, ...),
+all computed by :func:`cell_update` and :func:`cell_output` after the one matmul.
 """
 
 from __future__ import annotations

@@ -19,8 +19,13 @@ path, where XLA:CPU compiles gate math on column slices of a scanned input sever
 one sigmoid covers the whole ``(B, 4H)`` slab (``tanh(g) = 2 sigmoid(2g) - 1``). Which path
 ``impl="auto"`` takes is decided by :func:`auto_impl` from measurements.
 
-Memory (``remat``): by default the forward pass saves the four activated gates and the state
-of every step (``6 B H`` numbers per step). ``"step"`` saves only the state (``2 B H`` per step)
+Every :class:`jaxlstm.Variant` (peepholes, layer norm, missing gates, projection, clipping) and
+the training-time noise (variational recurrent dropout, zoneout) runs on all three. The vanilla
+cell's backward step is written out; the others take ``jax.vjp`` of the step's elementwise part
+(:func:`jaxlstm.cell.cell_output`) inside the same loop, which keeps its structure.
+
+Memory (``remat``): by default the forward pass saves the four activated gates (the
+pre-activations for other variants) and the state of every step (``6 B H`` numbers per step). ``"step"`` saves only the state (``2 B H`` per step)
 and recomputes the gates in the backward loop; ``"sqrt"`` saves the state only at the start of
 each of about ``sqrt(T)`` chunks and reruns each chunk's forward pass, saving everything for that
 chunk alone, just before its backward pass.
@@ -202,11 +207,11 @@ def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, noise: Noise, 
     step if ``save`` (the four gates for the vanilla cell, the pre-activations ``z`` for other
     variants), and the final ``(h, c)``."""
     V, b = cell.V, cell.b
-    H = h0.shape[-1]
+    rows = h0.shape[-1]  # the rows of V that act on h: H, or proj_size with a projection
     explicit = _explicit(cell, noise)
-    U = V[:H]
+    U = V[:rows]
     if config.hoist:
-        xw = config.mm(xs, V[H:])
+        xw = config.mm(xs, V[rows:])
         inputs = xw + jnp.broadcast_to(b, xw.shape)
     else:
         inputs = xs
@@ -283,9 +288,9 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
     written out; other variants take the derivative of :func:`jaxlstm.cell.cell_output`.
     """
     V, b = cell.V, cell.b
-    H = dh.shape[-1]
+    rows = dh.shape[-1]  # the rows of V that act on h
     explicit = _explicit(cell, noise)
-    U_T = V[:H].T
+    U_T = V[:rows].T
     bias = jnp.broadcast_to(b, (dh.shape[0], b.shape[-1]))
     extras = _extras(cell)
 
@@ -450,7 +455,7 @@ def _sqrt_forward(config, cell, xs, h0, c0, mask, noise):
 def _sqrt_backward(config, cell, xs, mask, noise, boundaries, dys, dh, dc):
     """Backward over chunks in reverse order, rerunning each chunk's forward pass first."""
     per_step, T, k = _pad_to_chunks(xs, mask, noise.keep_h, noise.keep_c, dys)
-    H = dh.shape[-1]
+    rows = dh.shape[-1]  # the rows of V that act on h
 
     def chunk(carry, chunk_inputs):
         dh, dc, d_cell = carry
@@ -464,7 +469,7 @@ def _sqrt_backward(config, cell, xs, mask, noise, boundaries, dys, dh, dc):
         )
         dV, db = _weight_grads(config, x, _matmul_input(hs_prev, noise), dZ)
         d_chunk = _cell_grads(cell, dV, db, d_extras)
-        return (dh, dc, jax.tree.map(jnp.add, d_cell, d_chunk)), config.mm(dZ, cell.V[H:].T)
+        return (dh, dc, jax.tree.map(jnp.add, d_cell, d_chunk)), config.mm(dZ, cell.V[rows:].T)
 
     init = (dh, dc, jax.tree.map(jnp.zeros_like, cell))
     inputs = (_chunked(per_step, k), boundaries)
