@@ -304,9 +304,9 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
         valid = None if valid is None else valid[:, None]
         dh_step, dc_step = dh + dy, dc
         if keep_h is not None:  # zoneout: kept units pass their gradient straight back
-            kept_h = jnp.where(keep_h, dh_step, jnp.zeros_like(dh_step))
-            kept_c = jnp.where(keep_c, dc_step, jnp.zeros_like(dc_step))
-            dh_step, dc_step = dh_step - kept_h, dc_step - kept_c
+            zeros = jnp.zeros_like(dh_step), jnp.zeros_like(dc_step)
+            kept_h, kept_c = jnp.where(keep_h, dh_step, zeros[0]), jnp.where(keep_c, dc_step, zeros[1])
+            dh_step, dc_step = jnp.where(keep_h, zeros[0], dh_step), jnp.where(keep_c, zeros[1], dc_step)
         if explicit:
             dz, dc_prev = _vanilla_step_grads(saved, c, c_prev, dh_step, dc_step)
         else:
