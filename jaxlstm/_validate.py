@@ -96,6 +96,15 @@ def _check_extras(where: str, cell: CellParams, hidden: int) -> None:
         if variant.layer_norm
         else {}
     )
+    fgr = {} if cell.gate_recurrence is None else {"fgr": tuple(cell.gate_recurrence.shape)}
+    K = len(variant.sigmoid_gates) * hidden
+    expected_fgr = {"fgr": (K, K)} if variant.gate_recurrence else {}
+    if fgr != expected_fgr:
+        raise ValueError(
+            f"{where}.gate_recurrence has shape {fgr.get('fgr')}; expected "
+            f"{expected_fgr.get('fgr')} (K * H, K * H) for the K gates of i, f, o of its variant "
+            f"{variant}. Hint: make params with jaxlstm.init(..., variant=...)."
+        )
     proj = {} if cell.proj is None else {"proj": tuple(cell.proj.shape)}
     expected_proj = {} if variant.proj_size is None else {"proj": (hidden, variant.proj_size)}
     if proj != expected_proj:
@@ -191,9 +200,12 @@ def check_state(params: LSTMParams, xs: Array, state: object) -> LSTMState:
     stacked = params.num_layers * params.num_directions
     batch = tuple(xs.shape[1:-1])
     dtype = jnp.dtype(params.layers[0][0].V.dtype)
-    for name, part, H in (("h", h, params.output_size), ("c", c, params.hidden_size)):
+    for name, part, H in (("h", h, params.output_size), ("c", c, params.state_size)):
         expected = (stacked, *batch, H)
-        size = "hidden_size" if name == "c" or params.output_size == params.hidden_size else "proj_size"
+        if name == "c":
+            size = "hidden_size" if params.state_size == params.hidden_size else "state_size"
+        else:
+            size = "hidden_size" if params.output_size == params.hidden_size else "proj_size"
         shape = tuple(part.shape)
         if shape != expected:
             if shape == (*batch, H):
@@ -210,6 +222,11 @@ def check_state(params: LSTMParams, xs: Array, state: object) -> LSTMState:
                 hint = (
                     " xs looks batch-major (batch, T, features): lstm is time-major, pass "
                     "xs.swapaxes(0, 1)."
+                )
+            elif size == "state_size":
+                hint = (
+                    " With FGR (gate_recurrence), c carries the previous gate activations after "
+                    "the cell state: params.state_size units."
                 )
             else:
                 hint = " The leading axis indexes layer * num_directions + direction."

@@ -49,7 +49,8 @@ def lstm_step(
     Args:
         params: one layer's ``CellParams`` (``V`` of shape ``(H + I, 4H)``, ``b`` of ``(4H,)``).
         state: ``(h, c)``, each ``(*batch, H)`` (``h`` is ``(*batch, proj_size)`` with a
-            projection).
+            projection; ``c`` is ``(*batch, params.state_size)``, the previous gate
+            activations after the cell state, with FGR).
         x: ``(*batch, I)``, the input at this step.
         matmul_dtype: None, or a dtype such as ``jnp.bfloat16`` for the matmul's operands
             (accumulated in the params' dtype); see :func:`matmul`.
@@ -74,7 +75,7 @@ def lstm_step(
 
 def cell_output(params: CellParams, z: Array, c: Array, matmul_dtype=None) -> tuple[Array, Array]:
     """:func:`cell_update`, then the variant's projection ``h @ P`` and ``proj_clip``, if any."""
-    h, c = cell_update(params, z, c)
+    h, c = cell_update(params, z, c, matmul_dtype)
     if params.variant.proj_size:
         h = matmul(h, params.proj, matmul_dtype)
         if params.variant.proj_clip is not None:
@@ -95,20 +96,31 @@ def _layer_norm(v: Array, gain: Array, bias: Array, blocks: int) -> Array:
     return v * jnp.broadcast_to(gain, shape) + jnp.broadcast_to(bias, shape)
 
 
-def cell_update(params: CellParams, z: Array, c: Array) -> tuple[Array, Array]:
+def cell_update(params: CellParams, z: Array, c: Array, matmul_dtype=None) -> tuple[Array, Array]:
     """The elementwise part of a step: pre-activations ``z`` (with bias) and ``c(t-1)`` to
     ``(h(t), c(t))``, by the equations of ``params.variant`` (before any projection).
+
+    With FGR (``variant.gate_recurrence``) the previous gate activations ``a(t-1)``, carried in
+    ``c`` after the cell state, add ``a(t-1) @ R`` to the gates' pre-activations (after layer
+    norm, with the peepholes), and ``c(t)`` carries the new ones.
 
     Args:
         params: the cell's params; ``V`` and ``b`` are not read.
         z: ``(*batch, G * H)``, one block per gate in ``params.variant.gates``.
-        c: ``(*batch, H)``.
+        c: ``(*batch, params.state_size)``: ``c(t-1)``, and with FGR ``a(t-1)`` after it.
+        matmul_dtype: the dtype of FGR's matmul operands, as in :func:`lstm_step`.
     """
     variant = params.variant
     gates = variant.gates
     if variant.layer_norm:
         z = _layer_norm(z, params.norm["gate_gain"], params.norm["gate_bias"], len(gates))
     pre = dict(zip(gates, jnp.split(z, len(gates), axis=-1)))
+    if variant.gate_recurrence:
+        H, recurrent = params.hidden_size, variant.sigmoid_gates
+        c, previous = c[..., :H], c[..., H:]
+        fed_back = jnp.split(matmul(previous, params.gate_recurrence, matmul_dtype), len(recurrent), axis=-1)
+        for gate, term in zip(recurrent, fed_back):
+            pre[gate] = pre[gate] + term
     peep = params.peepholes or {}
     for gate in ("i", "f"):
         if gate in peep:
@@ -133,4 +145,7 @@ def cell_update(params: CellParams, z: Array, c: Array) -> tuple[Array, Array]:
         out = _layer_norm(c, params.norm["cell_gain"], params.norm["cell_bias"], 1)
     if variant.output_activation:
         out = jnp.tanh(out)
+    if variant.gate_recurrence:
+        activations = {"i": i, "f": f, "o": o}
+        c = jnp.concatenate([c, *(activations[gate] for gate in recurrent)], axis=-1)
     return o * out, c

@@ -86,7 +86,7 @@ def run(
     """
     T, batch = xs.shape[0], xs.shape[1:-1]
     B = math.prod(batch)
-    H, P = cell.hidden_size, cell.output_size
+    H, P = cell.state_size, cell.output_size
     xs = xs.reshape(T, B, xs.shape[-1])
     h0, c0 = state.h.reshape(B, P), state.c.reshape(B, H)
     mask = None if mask is None else mask.reshape(T, B)
@@ -193,13 +193,14 @@ def _gates_whole_slab(z: Array) -> tuple[Array, Array, Array, Array]:
 
 
 def _extras(cell: CellParams):
-    """The parameters a step reads after its matmul: peepholes, layer norm, projection."""
-    return cell.peepholes, cell.norm, cell.proj
+    """The parameters a step reads after its matmul: peepholes, layer norm, projection, FGR."""
+    return cell.peepholes, cell.norm, cell.proj, cell.gate_recurrence
 
 
 def _with_extras(cell: CellParams, extras) -> CellParams:
-    peepholes, norm, proj = extras
-    return dataclasses.replace(cell, peepholes=peepholes, norm=norm, proj=proj)
+    peepholes, norm, proj, gate_recurrence = extras
+    return dataclasses.replace(cell, peepholes=peepholes, norm=norm, proj=proj,
+                               gate_recurrence=gate_recurrence)
 
 
 def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, noise: Noise, *, save: bool):

@@ -42,6 +42,10 @@ class CellParams:
             and ``{"cell_gain", "cell_bias"}`` of shape ``(H,)``; else None.
         proj: with ``variant.proj_size = P``, the projection ``(H, P)``, and then ``V`` is
             ``(P + I, G * H)``: the projected ``h`` is what enters the matmul; else None.
+        gate_recurrence: with ``variant.gate_recurrence`` (FGR), ``(K * H, K * H)`` for the
+            ``K`` gates of i, f, o that have weights: rows are the previous step's activations
+            of those gates, columns their pre-activations, both in ``V``'s gate order; else
+            None.
         variant: the static :class:`jaxlstm.Variant` that says which equations these are.
     """
 
@@ -50,6 +54,7 @@ class CellParams:
     peepholes: dict[str, Array] | None = None
     norm: dict[str, Array] | None = None
     proj: Array | None = None
+    gate_recurrence: Array | None = None
     variant: Variant = dataclasses.field(default=Variant(), metadata=dict(static=True))
 
     @property
@@ -65,6 +70,13 @@ class CellParams:
     @property
     def input_size(self) -> int:
         return self.V.shape[-2] - self.output_size
+
+    @property
+    def state_size(self) -> int:
+        """The size of the state's ``c``: ``H``; with FGR, ``H`` more per gate of i, f, o, for
+        the previous step's gate activations, carried after the cell state proper."""
+        recurrent = len(self.variant.sigmoid_gates) if self.variant.gate_recurrence else 0
+        return self.hidden_size * (1 + recurrent)
 
 
 @jax.tree_util.register_dataclass
@@ -102,6 +114,11 @@ class LSTMParams:
     @property
     def input_size(self) -> int:
         return self.layers[0][0].input_size
+
+    @property
+    def state_size(self) -> int:
+        """The size of the state's ``c``: ``hidden_size``, more with FGR (see ``CellParams``)."""
+        return self.layers[0][0].state_size
 
 
 def _check_size(name: str, value: object) -> int:
@@ -150,7 +167,8 @@ def init_cell(
             Peephole vectors are drawn like the weights (``"pytorch"``) or start at zero
             (``"keras"``); a projection is drawn like the weights (``"pytorch"``, as PyTorch's
             ``weight_hr``) or Glorot-uniform (``"keras"``); layer-norm gains start at one and
-            biases at zero.
+            biases at zero; FGR's gate-to-gate matrices are drawn like the weights
+            (``"pytorch"``) or orthogonal like ``U`` (``"keras"``).
         dtype: a floating dtype for every leaf.
 
     Returns:
@@ -178,17 +196,23 @@ def init_cell(
         b = jax.random.uniform(k_b, (G * H,), dtype, -bound, bound)
         peep_keys = dict(zip(variant.peephole_gates, jax.random.split(k_p, 3)))
         peepholes = {g: jax.random.uniform(k, (H,), dtype, -bound, bound) for g, k in peep_keys.items()}
+        draw_fgr = lambda key, shape: jax.random.uniform(key, shape, dtype, -bound, bound)
     elif init == "keras":
         U = jax.nn.initializers.orthogonal()(k_u, (P, G * H), dtype)
         W = jax.nn.initializers.glorot_uniform()(k_w, (input_size, G * H), dtype)
         proj = jax.nn.initializers.glorot_uniform()(k_proj, (H, P), dtype)
         b = jnp.zeros((G * H,), dtype)
         peepholes = {g: jnp.zeros((H,), dtype) for g in variant.peephole_gates}
+        draw_fgr = lambda key, shape: jax.nn.initializers.orthogonal()(key, shape, dtype)
     else:
         raise ValueError(
             f"init must be 'pytorch' or 'keras'; got {init!r}. 'pytorch' draws every weight from "
             "U(-1/sqrt(H), 1/sqrt(H)); 'keras' uses Glorot-uniform W, orthogonal U, zero bias."
         )
+    fgr = None
+    if variant.gate_recurrence:  # a key of its own, leaving the other draws as they were
+        K = len(variant.sigmoid_gates) * H
+        fgr = draw_fgr(jax.random.fold_in(k_u, 1), (K, K))
     norm = None
     if variant.layer_norm:
         norm = {
@@ -210,6 +234,7 @@ def init_cell(
         peepholes=peepholes or None,
         norm=norm,
         proj=proj if variant.proj_size else None,
+        gate_recurrence=fgr,
         variant=variant,
     )
 

@@ -45,9 +45,11 @@ def lstm(
             unidirectional stack).
         xs: ``(T, *batch, input_size)``, time-major. ``T = 0`` returns empty ``ys`` and the
             initial state.
-        state: the initial ``(h, c)``, each ``(num_layers * num_directions, *batch, H)``,
-            indexed ``layer * num_directions + direction`` like ``torch.nn.LSTM``'s
-            ``(h_0, c_0)``. Zeros by default.
+        state: the initial ``(h, c)``, each ``(num_layers * num_directions, *batch, H)``
+            (``h`` has ``proj_size`` units with a projection, ``c`` has ``params.state_size``
+            with FGR, whose gate activations it carries), indexed
+            ``layer * num_directions + direction`` like ``torch.nn.LSTM``'s ``(h_0, c_0)``.
+            Zeros by default.
         seq_lengths: ``(*batch,)`` integers in ``[0, T]``: the valid length of each sequence.
             Outputs past a sequence's end are zero, its final state is the state after its own
             last step, the backward direction starts at its own end, and a length of 0 returns
@@ -108,7 +110,7 @@ def lstm(
         stacked = params.num_layers * directions
         state = LSTMState(
             jnp.zeros((stacked, *batch, params.output_size), xs.dtype),
-            jnp.zeros((stacked, *batch, params.hidden_size), xs.dtype),
+            jnp.zeros((stacked, *batch, params.state_size), xs.dtype),
         )
     else:
         state = _validate.check_state(params, xs, state)
@@ -134,7 +136,7 @@ def lstm(
         outputs = []
         for d, cell in enumerate(layer):
             index = l * directions + d
-            noise = _noise(keys[1:], index, xs.shape[0], batch, (cell.output_size, cell.hidden_size),
+            noise = _noise(keys[1:], index, xs.shape[0], batch, (cell.output_size, cell.hidden_size, cell.state_size),
                            xs.dtype, recurrent_dropout, zoneout_c, zoneout_h)
             ys, (h, c) = kernel.run(
                 cell,
@@ -157,10 +159,11 @@ def lstm(
 
 def _noise(keys, index, steps, batch, sizes, dtype, recurrent_dropout, zoneout_c, zoneout_h):
     """The training-time masks of one layer and direction (``index``), or None; ``sizes`` are
-    those of ``h`` and ``c``."""
+    those of ``h``, of the cell state and of the state's ``c`` (FGR's gate activations, carried
+    after the cell state, are never zoned out)."""
     if not (recurrent_dropout or zoneout_c or zoneout_h):
         return None
-    h_size, c_size = sizes
+    h_size, c_size, state_size = sizes
     k_recurrent, k_zoneout = (jax.random.fold_in(k, index) for k in keys)
     recurrent = None
     if recurrent_dropout:
@@ -169,6 +172,8 @@ def _noise(keys, index, steps, batch, sizes, dtype, recurrent_dropout, zoneout_c
     if zoneout_c or zoneout_h:
         k_c, k_h = jax.random.split(k_zoneout)
         keep_c = jax.random.bernoulli(k_c, zoneout_c, (steps, *batch, c_size))
+        if state_size > c_size:
+            keep_c = jnp.concatenate([keep_c, jnp.zeros((steps, *batch, state_size - c_size), bool)], axis=-1)
         keep_h = jax.random.bernoulli(k_h, zoneout_h, (steps, *batch, h_size))
     return kernel.Noise(recurrent, keep_h, keep_c)
 

@@ -35,6 +35,11 @@ class Variant:
             that smaller ``h`` is what the next step and layer read. None for no projection.
         proj_clip: clip the projected ``h`` to ``[-proj_clip, proj_clip]`` (TensorFlow's
             ``proj_clip``); needs ``proj_size``.
+        gate_recurrence: FGR, full gate recurrence (Greff et al. 2017): each of the gates i, f,
+            o also sees the previous step's activations of all three, ``i(t-1), f(t-1),
+            o(t-1)``, through its own recurrent matrices (nine ``(H, H)`` blocks). Those
+            activations are part of the recurrent state: ``c`` then carries them after the
+            cell state proper (see :attr:`jaxlstm.CellParams.state_size`).
     """
 
     input_gate: bool = True
@@ -48,6 +53,7 @@ class Variant:
     cell_clip: float | None = None
     proj_size: int | None = None
     proj_clip: float | None = None
+    gate_recurrence: bool = False
 
     def __post_init__(self):
         if self.coupled and not (self.input_gate and self.forget_gate):
@@ -55,6 +61,11 @@ class Variant:
                 "Variant(coupled=True) ties the forget gate to the input gate (f = 1 - i); it "
                 f"needs input_gate=True and forget_gate=True, got input_gate={self.input_gate}, "
                 f"forget_gate={self.forget_gate}."
+            )
+        if self.gate_recurrence and not self.sigmoid_gates:
+            raise ValueError(
+                "Variant(gate_recurrence=True) feeds the gates i, f, o back into themselves; it "
+                "needs at least one of input_gate, forget_gate, output_gate, got none."
             )
         if self.cell_clip is not None and not self.cell_clip > 0:
             raise ValueError(f"cell_clip must be None or positive; got {self.cell_clip!r}.")
@@ -80,11 +91,14 @@ class Variant:
         return tuple(gate for gate, has in present.items() if has)
 
     @property
+    def sigmoid_gates(self) -> tuple[str, ...]:
+        """The gates of i, f, o that have weights, in the order of ``V``'s column blocks."""
+        return tuple(gate for gate in self.gates if gate != "g")
+
+    @property
     def peephole_gates(self) -> tuple[str, ...]:
         """The gates with a peephole vector: those of i, f, o that have weights."""
-        if not self.peepholes:
-            return ()
-        return tuple(gate for gate in self.gates if gate != "g")
+        return self.sigmoid_gates if self.peepholes else ()
 
     @property
     def is_vanilla(self) -> bool:
@@ -105,6 +119,7 @@ VARIANTS: dict[str, Variant] = {
     "NOAF": Variant(peepholes=True, output_activation=False),
     "NP": Variant(),
     "CIFG": Variant(peepholes=True, coupled=True),
+    "FGR": Variant(peepholes=True, gate_recurrence=True),
 }
 
 

@@ -74,6 +74,13 @@ def variant_lstm(cell, xs, h0, c0, lengths=None, reverse=False):
     bias = {g: b[k * H : (k + 1) * H] for g, k in blocks.items()}
     peep = {g: np.asarray(p, np.float64) for g, p in (cell.peepholes or {}).items()}
     norm = {k: np.asarray(v, np.float64) for k, v in (cell.norm or {}).items()}
+    fed_back = variant.sigmoid_gates if variant.gate_recurrence else ()  # FGR: gates seen again
+    if fed_back:
+        M = np.asarray(cell.gate_recurrence, np.float64)
+        pos = {g: k for k, g in enumerate(fed_back)}
+        # R_gate[source]: (H, H), the previous activation of `source` into the gate `gate`.
+        R_gate = {g: {s: M[pos[s] * H : (pos[s] + 1) * H, pos[g] * H : (pos[g] + 1) * H].T for s in fed_back}
+                  for g in fed_back}
 
     def ln(v, gain, shift):
         return (v - v.mean()) / np.sqrt(v.var() + 1e-5) * gain + shift
@@ -82,9 +89,10 @@ def variant_lstm(cell, xs, h0, c0, lengths=None, reverse=False):
     T, B = xs.shape[:2]
     lengths = [T] * B if lengths is None else [int(n) for n in lengths]
     ys = np.zeros((T, B, P))
-    h_n, c_n = np.zeros((B, P)), np.zeros((B, H))
+    h_n, c_n = np.zeros((B, P)), np.zeros((B, H * (1 + len(fed_back))))
     for n in range(B):
-        h, c = np.array(h0[n], np.float64), np.array(c0[n], np.float64)
+        h, c = np.array(h0[n], np.float64), np.array(c0[n][:H], np.float64)
+        prev = {g: np.array(c0[n][H * (1 + k) : H * (2 + k)], np.float64) for k, g in enumerate(fed_back)}
         steps = reversed(range(lengths[n])) if reverse else range(lengths[n])
         for t in steps:
             x = xs[t, n]
@@ -92,6 +100,8 @@ def variant_lstm(cell, xs, h0, c0, lengths=None, reverse=False):
             if variant.layer_norm:
                 for g, k in blocks.items():
                     net[g] = ln(net[g], norm["gate_gain"][k * H : (k + 1) * H], norm["gate_bias"][k * H : (k + 1) * H])
+            for g in fed_back:
+                net[g] = net[g] + sum(R_gate[g][s] @ prev[s] for s in fed_back)
             i = sigmoid(net["i"] + peep.get("i", 0) * c) if variant.input_gate else 1.0
             if variant.coupled:
                 f = 1.0 - i
@@ -111,5 +121,7 @@ def variant_lstm(cell, xs, h0, c0, lengths=None, reverse=False):
                 if variant.proj_clip is not None:
                     h = np.clip(h, -variant.proj_clip, variant.proj_clip)
             ys[t, n] = h
-        h_n[n], c_n[n] = h, c
+            prev = {"i": i, "f": f, "o": o}
+            prev = {g: prev[g] for g in fed_back}
+        h_n[n], c_n[n] = h, np.concatenate([c, *prev.values()]) if fed_back else c
     return ys, h_n, c_n

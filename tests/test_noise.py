@@ -130,3 +130,18 @@ def test_errors(options, match):
     params = jaxlstm.init(jax.random.key(0), I, H)
     with pytest.raises(ValueError, match=match):
         jaxlstm.lstm(params, jnp.ones((T, B, I)), **options)
+
+
+def test_fgr_gate_activations_are_never_zoned_out(x64):
+    """FGR carries i, f, o (t-1) after c in the state; zoneout keeps units of c, not of those."""
+    cell = jaxlstm.init_cell(jax.random.key(3), I, H, variant="FGR", dtype=jnp.float64)
+    _, xs, h0, c0, _ = setup(3)
+    c0 = jnp.concatenate([c0, jnp.full((B, 3 * H), 0.5)], axis=-1)
+    state = jaxlstm.LSTMState(h0[None], c0[None])
+    run = lambda impl, cell: jaxlstm.lstm(cell, xs[:1], state, zoneout=(0.9, 0.0), key=jax.random.key(1), impl=impl)
+    _, (_, c) = run("fused", cell)
+    kept = c[0] == c0
+    assert kept[:, :H].mean() > 0.6 and not kept[:, H:].any()
+    loss = lambda impl: jax.grad(lambda cell: jnp.sum(jnp.sin(run(impl, cell)[1].c)))(cell)
+    for a, b in zip(jax.tree.leaves(loss("fused")), jax.tree.leaves(loss("reference"))):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -19,6 +19,9 @@ EXTRA = {
     "layer_norm_peephole_cifg": jaxlstm.Variant(layer_norm=True, peepholes=True, coupled=True),
     "no_gates": jaxlstm.Variant(input_gate=False, forget_gate=False, output_gate=False),
     "projection": jaxlstm.Variant(proj_size=3),
+    "fgr_cifg_layer_norm_projection": jaxlstm.Variant(gate_recurrence=True, coupled=True, layer_norm=True,
+                                                      proj_size=3),
+    "fgr_no_input_gate": jaxlstm.Variant(gate_recurrence=True, input_gate=False),
     "projection_clip_peephole_layer_norm": jaxlstm.Variant(proj_size=3, proj_clip=0.2, peepholes=True,
                                                            layer_norm=True),
 }
@@ -35,10 +38,10 @@ def perturbed_cell(variant, seed=0, dtype=jnp.float64):
     return jax.tree.unflatten(tree, leaves)
 
 
-def inputs(seed=0, dtype=jnp.float64, h_size=H):
+def inputs(seed=0, dtype=jnp.float64, h_size=H, c_size=H):
     rng = np.random.default_rng(seed)
     xs = jnp.asarray(rng.normal(size=(T, B, I)), dtype)
-    h0, c0 = (jnp.asarray(rng.normal(size=(B, size)), dtype) for size in (h_size, H))
+    h0, c0 = (jnp.asarray(rng.normal(size=(B, size)), dtype) for size in (h_size, c_size))
     return xs, h0, c0
 
 
@@ -46,7 +49,7 @@ def inputs(seed=0, dtype=jnp.float64, h_size=H):
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_equals_float64_numpy(x64, name, impl):
     cell = perturbed_cell(ALL[name])
-    xs, h0, c0 = inputs(h_size=cell.output_size)
+    xs, h0, c0 = inputs(h_size=cell.output_size, c_size=cell.state_size)
     lengths = [6, 0, 4]
     for reverse in (False, True):
         ys, (h, c) = jaxlstm.lstm(cell, xs, jaxlstm.LSTMState(h0[None], c0[None]), seq_lengths=jnp.array(lengths),
@@ -60,7 +63,7 @@ def test_equals_float64_numpy(x64, name, impl):
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_gradients_of_every_path_equal_the_reference(x64, name):
     cell = perturbed_cell(ALL[name], seed=3)
-    xs, h0, c0 = inputs(3, h_size=cell.output_size)
+    xs, h0, c0 = inputs(3, h_size=cell.output_size, c_size=cell.state_size)
     mask = jnp.arange(T)[:, None] < jnp.array([6, 2, 0])[None]
 
     def loss(impl, remat):
@@ -127,6 +130,40 @@ def test_zero_peepholes_and_off_options_reduce_to_vanilla(x64):
     huge_clip = dataclasses.replace(vanilla, variant=jaxlstm.Variant(cell_clip=1e9))
     for cell in (peephole, huge_clip):
         np.testing.assert_allclose(jaxlstm.lstm(cell, xs, state)[0], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_fgr_with_zero_gate_recurrence_is_the_peephole_cell_and_carries_its_gates(x64):
+    fgr = perturbed_cell(jaxlstm.VARIANTS["FGR"])
+    fgr = dataclasses.replace(fgr, gate_recurrence=jnp.zeros_like(fgr.gate_recurrence))
+    peephole = dataclasses.replace(fgr, gate_recurrence=None, variant=jaxlstm.VARIANTS["greff_vanilla"])
+    xs, h0, c0 = inputs()
+    c0_fgr = jnp.concatenate([c0, jnp.ones((B, 3 * H))], axis=-1)
+    ys, (h, c) = jaxlstm.lstm(fgr, xs, jaxlstm.LSTMState(h0[None], c0_fgr[None]))
+    ys_p, (h_p, c_p) = jaxlstm.lstm(peephole, xs, jaxlstm.LSTMState(h0[None], c0[None]))
+    np.testing.assert_allclose(ys, ys_p, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(c[..., :H], c_p, rtol=1e-12, atol=1e-12)
+    # The carried activations are the last step's gates: o(T) * tanh(c(T)) == h(T).
+    o = c[0, :, 3 * H :]
+    np.testing.assert_allclose(o * jnp.tanh(c[0, :, :H]), h[0], rtol=1e-12, atol=1e-12)
+    assert fgr.state_size == 4 * H and jaxlstm.param_count(I, H, variant="FGR") == (
+        jaxlstm.param_count(I, H, variant="greff_vanilla") + (3 * H) ** 2)
+
+
+def test_fgr_stack_state_and_its_errors():
+    params = jaxlstm.init(jax.random.key(0), I, H, num_layers=2, bidirectional=True, variant="FGR")
+    xs, _, _ = inputs(dtype=jnp.float32)
+    ys, (h, c) = jax.jit(lambda p, x: jaxlstm.lstm(p, x, seq_lengths=jnp.array([6, 1, 3])))(params, xs)
+    assert ys.shape == (T, B, 2 * H) and h.shape == (4, B, H) and c.shape == (4, B, 4 * H)
+    ys_again, _ = jaxlstm.lstm(params, xs, jaxlstm.LSTMState(h * 0, c * 0), seq_lengths=jnp.array([6, 1, 3]))
+    np.testing.assert_allclose(ys_again, ys, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match=r"state\.c has shape \(4, 3, 5\); expected .*state_size\) = "
+                                         r"\(4, 3, 20\).*FGR \(gate_recurrence\), c carries the previous gate"):
+        jaxlstm.lstm(params, xs, jaxlstm.LSTMState(h, c[..., :H]))
+    cell = params.layers[0][0]
+    with pytest.raises(ValueError, match=r"gate_recurrence has shape None; expected \(15, 15\)"):
+        jaxlstm.lstm(dataclasses.replace(cell, gate_recurrence=None), xs)
+    with pytest.raises(ValueError, match=r"gate_recurrence=True.*needs at least one of input_gate"):
+        jaxlstm.Variant(gate_recurrence=True, input_gate=False, forget_gate=False, output_gate=False)
 
 
 def test_cifg_is_vanilla_with_forget_weights_the_negated_input_weights(x64):
