@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 __all__ = ["main"]
@@ -37,6 +38,21 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--impls", default="auto",
                        help="comma-separated jaxlstm impls to time, e.g. auto,reference,fused")
     bench.add_argument("--json", default=None, metavar="PATH", help="also write the results here")
+    run = commands.add_parser(
+        "run", help="train an experiment config (no CONFIG: the default, embedded Reber)"
+    )
+    run.add_argument("config", nargs="?", default=None, help="a TOML file, e.g. experiments/cerg.toml")
+    run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
+                     help="override one config value, e.g. --set optim.lr=1e-3 (repeatable)")
+    run.add_argument("--seeds", type=_positive_int, default=None, help="networks trained at once (train.seeds)")
+    run.add_argument("--workdir", default=None, help="where the run writes (default: runs/NAME-DATE-TIME)")
+    run.add_argument("--resume", action="store_true", help="continue the run in --workdir from its last checkpoint")
+    sample = commands.add_parser("sample", help="generate text from a trained character model")
+    sample.add_argument("--workdir", required=True, help="the workdir of a run of the text task")
+    sample.add_argument("--length", type=_positive_int, default=400, help="characters to draw (400)")
+    sample.add_argument("--prime", default="\n", help="text the model reads first")
+    sample.add_argument("--temperature", type=float, default=1.0, help="divides the logits (1.0)")
+    sample.add_argument("--seed", type=int, default=0, help="the sampling seed (0)")
     return parser
 
 
@@ -69,4 +85,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases = bench.CASES if args.cases is None else [bench.CASES[i] for i in args.cases]
         bench.main(cases, rounds=args.rounds, min_seconds=args.min_seconds,
                    impls=tuple(args.impls.split(",")), json_path=args.json)
+    elif args.command == "run":
+        return _run(args)
+    elif args.command == "sample":
+        from jaxlstm.train.sample import sample_text
+
+        try:
+            print(sample_text(args.workdir, length=args.length, prime=args.prime,
+                              temperature=args.temperature, seed=args.seed))
+        except (ValueError, FileNotFoundError) as error:
+            print(f"jaxlstm sample: error: {error}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from jaxlstm import config, train
+
+    overrides = list(args.overrides) + ([] if args.seeds is None else [f"train.seeds={args.seeds}"])
+    if args.resume and args.workdir is None:
+        print("jaxlstm run: error: --resume needs --workdir, the directory of the run to continue.",
+              file=sys.stderr)
+        return 2
+    try:
+        cfg = config.load(args.config, overrides)
+        name = "erg" if args.config is None else Path(args.config).stem
+        workdir = args.workdir or train.default_workdir(name)
+        print(f"jaxlstm run: {args.config or 'the default experiment'} -> {workdir}")
+        train.run(cfg, workdir, resume=args.resume)
+    except (config.ConfigError, config.ConfigTypeError, FileExistsError, FileNotFoundError) as error:
+        print(f"jaxlstm run: error: {error}", file=sys.stderr)
+        return 2
     return 0

@@ -54,3 +54,59 @@ def test_readme_shows_the_current_walk():
     block = readme.split("```text\n", 1)[1].split("```", 1)[0].rstrip("\n")
     without_numbers = lambda text: re.sub(r"(check: .*) [\d.e+-]+$", r"\1", text, flags=re.M)
     assert without_numbers(block) == without_numbers(walk_shapes(2, 3))
+
+
+TINY = ["--set", "train.steps=6", "--set", "train.log_every=3", "--set", "eval.every=3", "--set",
+        "model.hidden_size=4", "--seeds", "2"]
+
+
+@pytest.fixture
+def standard_promotion():
+    import jax
+
+    with jax.numpy_dtype_promotion("standard"):
+        yield
+
+
+def test_run_trains_and_reports(tmp_path, capsys, standard_promotion):
+    assert main(["run", *TINY, "--workdir", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "jaxlstm run: the default experiment -> " in out and re.search(r"solved: \d of 2 seeds", out)
+    assert (tmp_path / "run" / "curves.png").exists()
+    assert main(["run", *TINY, "--workdir", str(tmp_path / "run")]) == 2
+    assert "is not empty" in capsys.readouterr().err
+    assert main(["run", *TINY, "--workdir", str(tmp_path / "run"), "--resume"]) == 0
+    assert "resumed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["run", "--set", "optim.lr=-1"], "jaxlstm run: error: defaults with --set optim.lr=-1: optim.lr must be a positive number"),
+    (["run", "--resume"], "jaxlstm run: error: --resume needs --workdir"),
+    (["run", "missing.toml"], "jaxlstm run: error: config file missing.toml does not exist"),
+])
+def test_run_errors(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_sample_text_from_a_trained_character_model(tmp_path, capsys, standard_promotion):
+    workdir = str(tmp_path / "text")
+    assert main(["run", *TINY, "--set", "task.name=text", "--set", "task.seq_len=10", "--set",
+                 "train.max_length=10", "--set", "eval.batch_size=4", "--workdir", workdir]) == 0
+    capsys.readouterr()
+    assert main(["sample", "--workdir", workdir, "--length", "30", "--prime", "def ", "--seed", "1"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("def ") and len(text) == 4 + 30 + 1
+    main(["sample", "--workdir", workdir, "--length", "30", "--prime", "def ", "--seed", "1"])
+    assert capsys.readouterr().out == text  # the same seed draws the same text
+    assert main(["sample", "--workdir", workdir, "--temperature", "0"]) == 2
+    assert "temperature must be positive; got 0.0" in capsys.readouterr().err
+
+
+def test_sample_needs_a_text_run(tmp_path, capsys, standard_promotion):
+    assert main(["run", *TINY, "--workdir", str(tmp_path / "erg")]) == 0
+    capsys.readouterr()
+    assert main(["sample", "--workdir", str(tmp_path / "erg")]) == 2
+    assert "sample needs a run of the task 'text'; the run in" in capsys.readouterr().err
+    assert main(["sample", "--workdir", str(tmp_path / "nothing")]) == 2
+    assert "has no config.json" in capsys.readouterr().err

@@ -110,13 +110,13 @@ def test_off_at_evaluation_and_driven_by_the_key():
 
 def test_masks_one_per_sequence_and_rates():
     keys = jax.random.split(jax.random.key(0), 2)
-    noise = sequence._noise(keys, 0, 400, (50,), (64, 64), jnp.float32, 0.25, 0.5, 0.05)
+    noise = sequence._noise(keys, 0, 400, (50,), (64, 64, 64), jnp.float32, 0.25, 0.5, 0.05)
     assert noise.recurrent.shape == (50, 64)  # one mask per sequence, no time axis: every step
     assert abs(float((noise.recurrent == 0).mean()) - 0.25) < 0.02
     np.testing.assert_allclose(np.unique(noise.recurrent), [0.0, 1 / 0.75], rtol=1e-6)
     assert noise.keep_c.shape == (400, 50, 64)
     assert abs(float(noise.keep_c.mean()) - 0.5) < 0.01 and abs(float(noise.keep_h.mean()) - 0.05) < 0.01
-    other = sequence._noise(keys, 1, 400, (50,), (64, 64), jnp.float32, 0.25, 0.5, 0.05)
+    other = sequence._noise(keys, 1, 400, (50,), (64, 64, 64), jnp.float32, 0.25, 0.5, 0.05)
     assert not np.array_equal(noise.recurrent, other.recurrent)  # each layer-direction its own
 
 

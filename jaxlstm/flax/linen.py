@@ -1,0 +1,192 @@
+"""Flax Linen modules over the functional core: :class:`LSTM` (a whole stack over a sequence)
+and :class:`LSTMCell` (one step, for ``nn.RNN`` and ``nn.Bidirectional``).
+
+Each module keeps the functional params pytree as one Linen param: ``{"params": {"lstm_params":
+LSTMParams}}`` for :class:`LSTM`, ``{"params": {"cell_params": CellParams}}`` for
+:class:`LSTMCell` (under ``nn.RNN``, at ``params["cell"]["cell_params"]``). Existing functional
+params go in as they are: ``module.apply({"params": {"lstm_params": params}}, xs)``.
+
+Linen modules already have an ``init`` method, so :func:`jaxlstm.init`'s ``init`` option is
+called ``init_scheme`` here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+import jaxlstm
+from jaxlstm import _validate
+from jaxlstm.cell import LSTMState
+from jaxlstm.flax import _common
+from jaxlstm.params import Init
+from jaxlstm.variant import Variant
+
+__all__ = ["LSTM", "LSTMCell"]
+
+
+class LSTM(nn.Module):
+    """A stack of LSTM layers over a sequence: :func:`jaxlstm.lstm` as a Linen module.
+
+    ``xs`` is batch-major ``(*batch, T, input_size)`` unless ``time_major=True``; the input size
+    is read from ``xs`` at ``init``. ``ys`` has the layout of ``xs``; the state is
+    ``jaxlstm.LSTMState(h, c)`` stacked ``(num_layers * num_directions, *batch, H)``.
+
+    Attributes:
+        hidden_size, num_layers, bidirectional, forget_bias, variant, dtype: as
+            :func:`jaxlstm.init` (``dtype`` is that of the params, and ``xs`` must have it).
+        init_scheme: :func:`jaxlstm.init`'s ``init``: ``"pytorch"`` or ``"keras"``.
+        dropout, recurrent_dropout, zoneout, impl, remat, unroll, matmul_dtype: as
+            :func:`jaxlstm.lstm`. The noise draws its key with ``self.make_rng("dropout")``.
+        time_major: ``xs`` and ``ys`` are ``(T, *batch, features)``.
+        deterministic: True turns dropout and zoneout off; may be given here or per call (the
+            call's wins), and must be given one way when any noise rate is nonzero.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, jaxlstm
+        >>> from jaxlstm.flax.linen import LSTM
+        >>> model = LSTM(hidden_size=8, num_layers=2, dropout=0.1)
+        >>> xs = jnp.ones((3, 10, 4))                        # (batch, T, input_size)
+        >>> variables = model.init(jax.random.key(0), xs, deterministic=True)
+        >>> ys, state = model.apply(variables, xs, deterministic=False,
+        ...                         rngs={"dropout": jax.random.key(1)})
+        >>> ys.shape, state.h.shape
+        ((3, 10, 8), (2, 3, 8))
+        >>> ys, _ = model.apply(variables, xs, deterministic=True)
+        >>> expected, _ = jaxlstm.lstm(variables["params"]["lstm_params"], xs.swapaxes(0, 1))
+        >>> bool(jnp.array_equal(ys, expected.swapaxes(0, 1)))
+        True
+    """
+
+    hidden_size: int
+    num_layers: int = 1
+    bidirectional: bool = False
+    init_scheme: Init = "pytorch"
+    forget_bias: float = 1.0
+    variant: Variant | str = "vanilla"
+    dtype: Any = jnp.float32
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    zoneout: float | tuple[float, float] = 0.0
+    time_major: bool = False
+    impl: Literal["auto", "reference", "fused", "hoisted"] = "auto"
+    remat: bool | Literal["step", "sqrt"] = False
+    unroll: int | bool = 1
+    matmul_dtype: Any = None
+    deterministic: bool | None = None
+
+    @nn.compact
+    def __call__(
+        self,
+        xs: Array,
+        state: tuple[Array, Array] | None = None,
+        *,
+        seq_lengths: Array | None = None,
+        deterministic: bool | None = None,
+    ) -> tuple[Array, LSTMState]:
+        """Run the stack over ``xs``; arguments and returns as :class:`jaxlstm.flax.LSTM`."""
+        xs = _common.check_rank(xs, self.time_major)
+        params = self.param(
+            "lstm_params",
+            lambda key: jaxlstm.init(
+                key,
+                xs.shape[-1],
+                self.hidden_size,
+                num_layers=self.num_layers,
+                bidirectional=self.bidirectional,
+                init=self.init_scheme,
+                forget_bias=self.forget_bias,
+                variant=self.variant,
+                dtype=self.dtype,
+            ),
+        )
+        deterministic = self.deterministic if deterministic is None else deterministic
+        key = None
+        if _common.noisy(self.dropout, self.recurrent_dropout, self.zoneout):
+            if deterministic is None:
+                raise ValueError(
+                    f"LSTM has dropout={self.dropout}, recurrent_dropout={self.recurrent_dropout} "
+                    f"and zoneout={self.zoneout}, so it needs to know whether it is training: "
+                    "pass deterministic=False (training, with rngs={'dropout': key} to apply) or "
+                    "deterministic=True (evaluation), to the call or as an attribute."
+                )
+            if not deterministic:
+                key = self.make_rng("dropout")
+        return _common.run(
+            params,
+            xs,
+            state,
+            seq_lengths,
+            time_major=self.time_major,
+            deterministic=bool(deterministic),
+            key=key,
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            zoneout=self.zoneout,
+            impl=self.impl,
+            remat=self.remat,
+            unroll=self.unroll,
+            matmul_dtype=self.matmul_dtype,
+        )
+
+
+class LSTMCell(nn.recurrent.RNNCellBase):
+    """One LSTM step with Linen's RNN cell interface: a drop-in for ``nn.OptimizedLSTMCell``
+    inside ``nn.RNN`` and ``nn.Bidirectional``, computing :func:`jaxlstm.lstm_step`.
+
+    The carry is Flax's ``(c, h)``, c first (jaxlstm's ``LSTMState`` is ``(h, c)``). Weights of
+    an ``nn.OptimizedLSTMCell`` come in as ``{"cell_params": jaxlstm.interop.from_flax(tree)}``.
+
+    Attributes:
+        features: ``H``, as ``nn.OptimizedLSTMCell``'s ``features``.
+        init_scheme: :func:`jaxlstm.init_cell`'s ``init``: ``"pytorch"`` or ``"keras"``.
+        forget_bias, variant, dtype: as :func:`jaxlstm.init_cell`.
+        matmul_dtype: as :func:`jaxlstm.lstm_step`.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> import flax.linen as nn
+        >>> from jaxlstm.flax.linen import LSTMCell
+        >>> rnn = nn.RNN(LSTMCell(features=8), return_carry=True)
+        >>> xs = jnp.ones((3, 10, 4))                        # (batch, T, features)
+        >>> variables = rnn.init(jax.random.key(0), xs)
+        >>> (c, h), ys = rnn.apply(variables, xs)
+        >>> c.shape, ys.shape
+        ((3, 8), (3, 10, 8))
+    """
+
+    features: int
+    init_scheme: Init = "pytorch"
+    forget_bias: float = 1.0
+    variant: Variant | str = "vanilla"
+    dtype: Any = jnp.float32
+    matmul_dtype: Any = None
+
+    def _init_cell(self, key: Array, input_size: int):
+        return jaxlstm.init_cell(
+            key, input_size, self.features, init=self.init_scheme, forget_bias=self.forget_bias,
+            variant=self.variant, dtype=self.dtype,
+        )
+
+    @nn.compact
+    def __call__(self, carry: tuple[Array, Array], inputs: Array) -> tuple[tuple[Array, Array], Array]:
+        """One step: ``((c, h), x) -> ((c', h'), h')``, ``x`` of shape ``(*batch, I)``."""
+        inputs = _common.step_input(inputs)
+        cell = self.param("cell_params", self._init_cell, inputs.shape[-1])
+        return _common.step(cell, carry, inputs, _validate.check_matmul_dtype(self.matmul_dtype))
+
+    @nn.nowrap
+    def initialize_carry(self, rng: Array, input_shape: tuple[int, ...]) -> tuple[Array, Array]:
+        """The zero carry ``(c, h)`` for inputs of shape ``(*batch, I)``; ``rng`` is unused (the
+        carry starts at zero, as Flax's default ``carry_init``)."""
+        # The sizes of c and h do not depend on the input size: any will do for the shapes.
+        shapes = jax.eval_shape(lambda key: self._init_cell(key, 1), jax.random.key(0))
+        return _common.zero_carry(shapes, input_shape)
+
+    @property
+    def num_feature_axes(self) -> int:
+        return 1

@@ -1,0 +1,334 @@
+"""Flax NNX modules over the functional core: :class:`LSTM` (a whole stack over a sequence) and
+:class:`LSTMCell` (one step, for ``nnx.RNN``).
+
+Each module holds the functional params pytree itself — the ``LSTMParams`` (or ``CellParams``)
+of :func:`jaxlstm.init`, with every array leaf an ``nnx.Param`` — so ``nnx.state(module)`` reads
+``params/layers/0/0/V`` and ``module.lstm_params`` (``module.cell_params``) gives back the plain
+pytree that :func:`jaxlstm.lstm` takes. (One ``nnx.Param`` holding the whole pytree would not
+do: under ``nnx.jit``, ``nnx.Optimizer`` turns its optimizer state for such a Param into a
+``State`` that no longer matches the gradients.)
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jax import Array
+
+import jaxlstm
+from jaxlstm import _validate
+from jaxlstm.cell import LSTMState
+from jaxlstm.flax import _common
+from jaxlstm.params import CellParams, Init, LSTMParams
+from jaxlstm.variant import Variant
+
+__all__ = ["LSTM", "LSTMCell"]
+
+
+def _as_variables(tree):
+    """The pytree with every array leaf an ``nnx.Param``, marked as data of the module."""
+    return nnx.data(jax.tree.map(nnx.Param, tree))
+
+
+def _as_arrays(tree):
+    return jax.tree.map(lambda leaf: leaf.get_value(), tree, is_leaf=lambda x: isinstance(x, nnx.Variable))
+
+
+def _check_rngs(rngs: object, optional: bool) -> None:
+    if rngs is None and optional:
+        return
+    if not isinstance(rngs, nnx.Rngs):
+        allowed = "an nnx.Rngs or None" if optional else "an nnx.Rngs"
+        raise TypeError(
+            f"rngs must be {allowed}; got {type(rngs).__name__}. Hint: rngs=nnx.Rngs(0), or "
+            "nnx.Rngs(params=0, dropout=1) for separate streams."
+        )
+
+
+class LSTM(nnx.Module):
+    """A stack of LSTM layers over a sequence: :func:`jaxlstm.lstm` as an ``nnx.Module``.
+
+    ``xs`` is batch-major ``(*batch, T, input_size)`` unless ``time_major=True``, then
+    ``(T, *batch, input_size)``; ``ys`` has the layout of ``xs``. The state is
+    ``jaxlstm.LSTMState(h, c)`` stacked ``(num_layers * num_directions, *batch, H)`` in both
+    layouts, as :func:`jaxlstm.lstm` and ``torch.nn.LSTM``.
+
+    ``dropout``, ``recurrent_dropout`` and ``zoneout`` act in training mode and draw their key
+    from the module's ``"dropout"`` stream (``rngs.dropout()``, as ``nnx.Dropout``; an
+    ``nnx.Rngs`` without that stream falls back to its default one). ``module.eval()`` (or
+    ``deterministic=True``) turns all of them off; ``module.train()`` turns them back on.
+
+    Args:
+        input_size, hidden_size, num_layers, bidirectional, init, forget_bias, variant, dtype:
+            as :func:`jaxlstm.init` (``dtype`` is that of the params, and ``xs`` must have it).
+        dropout, recurrent_dropout, zoneout, impl, remat, unroll, matmul_dtype: as
+            :func:`jaxlstm.lstm`.
+        time_major: ``xs`` and ``ys`` are ``(T, *batch, features)``; else ``(*batch, T,
+            features)``.
+        deterministic: start in evaluation mode (no dropout or zoneout); False by default, as
+            ``nnx.Dropout``.
+        rngs: ``rngs.params()`` draws the weights; the ``"dropout"`` stream is kept when any
+            noise rate is nonzero.
+
+    Example:
+        >>> import jax.numpy as jnp, jaxlstm
+        >>> from flax import nnx
+        >>> from jaxlstm.flax import LSTM
+        >>> model = LSTM(4, 8, num_layers=2, dropout=0.1, rngs=nnx.Rngs(0))
+        >>> xs = jnp.ones((3, 10, 4))                        # (batch, T, input_size)
+        >>> ys, state = model(xs)                            # training mode: dropout on
+        >>> ys.shape, state.h.shape
+        ((3, 10, 8), (2, 3, 8))
+        >>> model.eval()
+        >>> ys, state = model(xs)                            # evaluation: the functional call
+        >>> expected, _ = jaxlstm.lstm(model.lstm_params, xs.swapaxes(0, 1))
+        >>> bool(jnp.array_equal(ys, expected.swapaxes(0, 1)))
+        True
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        init: Init = "pytorch",
+        forget_bias: float = 1.0,
+        variant: Variant | str = "vanilla",
+        dtype=jnp.float32,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        zoneout: float | tuple[float, float] = 0.0,
+        time_major: bool = False,
+        impl: Literal["auto", "reference", "fused", "hoisted"] = "auto",
+        remat: bool | Literal["step", "sqrt"] = False,
+        unroll: int | bool = 1,
+        matmul_dtype=None,
+        deterministic: bool = False,
+        rngs: nnx.Rngs,
+    ):
+        _check_rngs(rngs, optional=False)
+        params = jaxlstm.init(
+            rngs.params(),
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            init=init,
+            forget_bias=forget_bias,
+            variant=variant,
+            dtype=dtype,
+        )
+        self.params = _as_variables(params)
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.zoneout = zoneout
+        self.time_major = time_major
+        self.impl = impl
+        self.remat = remat
+        self.unroll = unroll
+        self.matmul_dtype = matmul_dtype
+        self.deterministic = deterministic
+        self.rngs = self._dropout_stream(rngs)
+
+    @classmethod
+    def from_params(
+        cls,
+        params: LSTMParams | CellParams,
+        *,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        zoneout: float | tuple[float, float] = 0.0,
+        time_major: bool = False,
+        impl: Literal["auto", "reference", "fused", "hoisted"] = "auto",
+        remat: bool | Literal["step", "sqrt"] = False,
+        unroll: int | bool = 1,
+        matmul_dtype=None,
+        deterministic: bool = False,
+        rngs: nnx.Rngs | None = None,
+    ) -> LSTM:
+        """An :class:`LSTM` holding existing functional params (from :func:`jaxlstm.init`,
+        an ``interop`` converter or a checkpoint), exactly; the options are as in the
+        constructor. ``rngs`` is needed only to train with dropout or zoneout.
+
+        Example:
+            >>> import jax, jaxlstm
+            >>> from jaxlstm.flax import LSTM
+            >>> params = jaxlstm.init(jax.random.key(0), 4, 8, bidirectional=True)
+            >>> model = LSTM.from_params(params)
+            >>> jax.tree.all(jax.tree.map(lambda a, b: bool((a == b).all()), model.lstm_params, params))
+            True
+        """
+        params = _validate.as_stack(params)
+        _check_rngs(rngs, optional=True)
+        options = dict(
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            zoneout=zoneout,
+            time_major=time_major,
+            impl=impl,
+            remat=remat,
+            unroll=unroll,
+            matmul_dtype=matmul_dtype,
+            deterministic=deterministic,
+        )
+        # The shell's own weights (of any size) are only shapes, and are replaced at once.
+        module = nnx.eval_shape(lambda: cls(1, 1, rngs=nnx.Rngs(0), **options))
+        module.params = _as_variables(params)
+        module.rngs = module._dropout_stream(rngs)
+        return module
+
+    def _dropout_stream(self, rngs: nnx.Rngs | None):
+        if rngs is None or not _common.noisy(self.dropout, self.recurrent_dropout, self.zoneout):
+            return nnx.data(None)
+        return rngs["dropout"].fork()
+
+    @property
+    def lstm_params(self) -> LSTMParams:
+        """The functional params: the ``LSTMParams`` that :func:`jaxlstm.lstm` takes."""
+        return _as_arrays(self.params)
+
+    def set_view(self, deterministic: bool | None = None) -> None:
+        """For ``nnx.view(module, deterministic=...)``, as ``nnx.Dropout``."""
+        if deterministic is not None:
+            self.deterministic = deterministic
+
+    def __call__(
+        self,
+        xs: Array,
+        state: tuple[Array, Array] | None = None,
+        *,
+        seq_lengths: Array | None = None,
+        deterministic: bool | None = None,
+    ) -> tuple[Array, LSTMState]:
+        """Run the stack over ``xs``.
+
+        Args:
+            xs: ``(*batch, T, input_size)``; ``(T, *batch, input_size)`` with ``time_major``.
+            state: the initial ``LSTMState(h, c)``, each ``(num_layers * num_directions, *batch,
+                H)``; zeros by default.
+            seq_lengths: ``(*batch,)`` valid lengths, as in :func:`jaxlstm.lstm`.
+            deterministic: overrides the module's ``deterministic`` for this call.
+
+        Returns:
+            ``(ys, state)``: ``ys`` of shape ``(*batch, T, num_directions * output_size)`` (time
+            first with ``time_major``) and the final ``LSTMState``.
+        """
+        deterministic = self.deterministic if deterministic is None else deterministic
+        key = None
+        if not deterministic and _common.noisy(self.dropout, self.recurrent_dropout, self.zoneout):
+            if self.rngs is None:
+                raise ValueError(
+                    f"LSTM has dropout={self.dropout}, recurrent_dropout={self.recurrent_dropout} "
+                    f"and zoneout={self.zoneout} but no rngs to draw their masks from. Hint: "
+                    "LSTM.from_params(params, ..., rngs=nnx.Rngs(dropout=0)) to train, or "
+                    "model.eval() / deterministic=True to evaluate."
+                )
+            key = self.rngs()
+        return _common.run(
+            self.lstm_params,
+            xs,
+            state,
+            seq_lengths,
+            time_major=self.time_major,
+            deterministic=deterministic,
+            key=key,
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            zoneout=self.zoneout,
+            impl=self.impl,
+            remat=self.remat,
+            unroll=self.unroll,
+            matmul_dtype=self.matmul_dtype,
+        )
+
+
+class LSTMCell(nnx.RNNCellBase):
+    """One LSTM step with Flax's RNN cell interface: a drop-in for ``nnx.OptimizedLSTMCell``
+    inside ``nnx.RNN``, computing :func:`jaxlstm.lstm_step`.
+
+    The carry is Flax's ``(c, h)``, c first (jaxlstm's ``LSTMState`` is ``(h, c)``); the weights
+    are a ``CellParams`` (``module.cell_params``). Weights from an ``nnx.OptimizedLSTMCell``
+    come in with ``LSTMCell.from_params(jaxlstm.interop.from_flax(tree))``.
+
+    Args:
+        in_features: ``I``, the size of each step's input.
+        hidden_features: ``H``.
+        init, forget_bias, variant, dtype: as :func:`jaxlstm.init_cell`.
+        matmul_dtype: as :func:`jaxlstm.lstm_step`.
+        rngs: ``rngs.params()`` draws the weights.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from flax import nnx
+        >>> from jaxlstm.flax import LSTMCell
+        >>> rnn = nnx.RNN(LSTMCell(4, 8, rngs=nnx.Rngs(0)), return_carry=True)
+        >>> (c, h), ys = rnn(jnp.ones((3, 10, 4)))          # (batch, T, features)
+        >>> c.shape, ys.shape
+        ((3, 8), (3, 10, 8))
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int,
+        *,
+        init: Init = "pytorch",
+        forget_bias: float = 1.0,
+        variant: Variant | str = "vanilla",
+        dtype=jnp.float32,
+        matmul_dtype=None,
+        rngs: nnx.Rngs,
+    ):
+        _check_rngs(rngs, optional=False)
+        cell = jaxlstm.init_cell(
+            rngs.params(), in_features, hidden_features, init=init, forget_bias=forget_bias,
+            variant=variant, dtype=dtype,
+        )
+        self.params = _as_variables(cell)
+        self.matmul_dtype = _validate.check_matmul_dtype(matmul_dtype)
+
+    @classmethod
+    def from_params(cls, cell: CellParams, *, matmul_dtype=None) -> LSTMCell:
+        """An :class:`LSTMCell` holding existing ``CellParams``, exactly.
+
+        Example:
+            >>> import jax, jaxlstm
+            >>> from jaxlstm.flax import LSTMCell
+            >>> cell = jaxlstm.init_cell(jax.random.key(0), 4, 8)
+            >>> bool((LSTMCell.from_params(cell).cell_params.V == cell.V).all())
+            True
+        """
+        if not isinstance(cell, CellParams):
+            hint = (
+                " Hint: pass one layer and direction, params.layers[l][d]."
+                if isinstance(cell, LSTMParams)
+                else " Hint: make it with jaxlstm.init_cell or jaxlstm.interop.from_flax."
+            )
+            raise TypeError(f"cell must be a jaxlstm.CellParams; got {type(cell).__name__}.{hint}")
+        _validate.as_stack(cell)
+        module = nnx.eval_shape(lambda: cls(1, 1, matmul_dtype=matmul_dtype, rngs=nnx.Rngs(0)))
+        module.params = _as_variables(cell)
+        return module
+
+    @property
+    def cell_params(self) -> CellParams:
+        """The functional params: the ``CellParams`` that :func:`jaxlstm.lstm_step` takes."""
+        return _as_arrays(self.params)
+
+    def __call__(self, carry: tuple[Array, Array], inputs: Array) -> tuple[tuple[Array, Array], Array]:
+        """One step: ``((c, h), x) -> ((c', h'), h')``, ``x`` of shape ``(*batch, I)``."""
+        return _common.step(self.cell_params, carry, inputs, self.matmul_dtype)
+
+    def initialize_carry(self, input_shape: tuple[int, ...], rngs=None) -> tuple[Array, Array]:
+        """The zero carry ``(c, h)`` for inputs of shape ``(*batch, I)``; ``rngs`` is unused
+        (the carry starts at zero, as Flax's default ``carry_init``)."""
+        return _common.zero_carry(self.cell_params, input_shape)
+
+    @property
+    def num_feature_axes(self) -> int:
+        return 1

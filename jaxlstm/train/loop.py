@@ -1,0 +1,180 @@
+"""A whole run: train several seeds at once, evaluate, log, checkpoint, resume, report.
+
+A run writes into its workdir::
+
+    config.json      the resolved config (every key, defaults included)
+    metrics.jsonl    one line per log step ({"kind": "train"}) and per evaluation ("eval")
+    checkpoints/     orbax checkpoints of the vmapped train state, the newest kept
+    curves.png       the learning curves
+    summary.json     the final test metrics per seed and the fraction of seeds that solved it
+
+Every batch and every noise key is a function of (seed, step), so a run resumed from a
+checkpoint ends with the params of an uninterrupted run, bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlstm.train import report
+from jaxlstm.train.checkpoint import Checkpoints
+from jaxlstm.train.data import Data
+from jaxlstm.train.step import TrainState, init_state, make_eval_step, make_optimizer, make_train_step
+from jaxlstm.train.settings import Config, ConfigError, from_json, to_json
+
+__all__ = ["Result", "default_workdir", "run"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What :func:`run` returns.
+
+    Attributes:
+        workdir: where the run wrote its files.
+        state: the final train state, with a leading seed axis.
+        final: the last evaluation, ``{metric: [value per seed]}``.
+        solved_at: per seed, the first evaluated step at which it solved the task, or None.
+        table: the summary table, as printed.
+    """
+
+    workdir: Path
+    state: TrainState
+    final: dict
+    solved_at: list
+    table: str
+
+
+def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: bool | None = None,
+        stop_after: int | None = None, echo: Callable[[str], None] = print) -> Result:
+    """Train ``config.train.seeds`` networks at once, vmapped over the seed axis.
+
+    Args:
+        config: the experiment.
+        workdir: the run's directory. A new run needs it empty or absent; ``resume`` continues
+            the run there from its newest checkpoint, with the config it was started with.
+        resume: continue the run in ``workdir``.
+        progress: show a progress bar: None shows it on a terminal only.
+        stop_after: end after this many steps in all (checkpointed), as if interrupted there;
+            for resuming later (tests use it).
+        echo: where the run's messages go.
+
+    Returns:
+        A :class:`Result`.
+    """
+    workdir = Path(workdir)
+    _prepare(workdir, config, resume)
+    train_cfg, steps = config.train, config.train.steps
+    data = Data(config)
+    task = data.task
+    optimizer = make_optimizer(config.optim, steps)
+    seeds = jnp.arange(train_cfg.seed, train_cfg.seed + train_cfg.seeds, dtype=jnp.int32)
+    carry_batch = train_cfg.batch_size
+    init = jax.vmap(lambda seed: init_state(seed, config.model, optimizer, task.input_size, task.output_size,
+                                            carry_batch))
+    state = jax.jit(init)(seeds)
+    train_step = make_train_step(config.model, task.output, optimizer, carry_state=data.streams,
+                                 external_reset=train_cfg.external_reset)
+    train_step = jax.jit(jax.vmap(train_step), donate_argnums=0)
+    eval_step = jax.jit(jax.vmap(make_eval_step(config.model, task), in_axes=(0, None, None)))
+    test_set = jax.tree.map(jnp.asarray, data.test_set())
+
+    checkpoints = Checkpoints(workdir / "checkpoints", train_cfg.keep_checkpoints)
+    metrics_path = workdir / "metrics.jsonl"
+    start = 0
+    if resume and checkpoints.latest_step() is not None:
+        start = checkpoints.latest_step()
+        state = checkpoints.restore(start, state)
+        records = [r for r in report.read_metrics(metrics_path) if r["step"] <= start]
+        metrics_path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        echo(f"resumed {workdir} at step {start} of {steps}")
+    end = steps if stop_after is None else min(steps, stop_after)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=steps, initial=start, disable=None if progress is None else not progress,
+               desc=config.task.name, unit="step", dynamic_ncols=True)
+    window, tic = [], time.perf_counter()
+    try:
+        for step in range(start, end):
+            batch, resets = data.train_batch(step)
+            state, metrics = train_step(state, jax.tree.map(jnp.asarray, batch), jnp.asarray(resets))
+            window.append(metrics)
+            done = step + 1
+            if done % train_cfg.log_every == 0 or done == steps:
+                logged = {k: np.mean([np.asarray(m[k]) for m in window], axis=0).tolist() for k in window[0]}
+                window = []
+                elapsed = time.perf_counter() - tic
+                report.append_metrics(metrics_path, {"kind": "train", "step": done, **logged,
+                                                     "seconds": round(elapsed, 3)})
+                bar.set_postfix(loss=f"{np.mean(logged['loss']):.4f}")
+            if done % config.eval.every == 0 or done == steps:
+                evaluated = _evaluate(eval_step, state, test_set, task)
+                report.append_metrics(metrics_path, {"kind": "eval", "step": done, **evaluated})
+            if done % train_cfg.checkpoint_every == 0 or done == end:
+                checkpoints.save(done, state)
+            bar.update(1)
+    finally:
+        bar.close()
+        checkpoints.close()
+
+    records = report.read_metrics(metrics_path)
+    report.plot(records, workdir / "curves.png", f"{config.task.name}, {train_cfg.seeds} seeds")
+    evals = [r for r in records if r["kind"] == "eval"]
+    final = evals[-1] if evals else _evaluate(eval_step, state, test_set, task)
+    solved_at = [next((r["step"] for r in evals if r["solved"][s]), None) for s in range(train_cfg.seeds)]
+    seed_list = seeds.tolist()
+    table = report.summary_table(final, seed_list, solved_at)
+    summary = {"step": end, "seeds": seed_list, "solved_fraction": float(np.mean(final["solved"])),
+               "solved_at": solved_at, **{k: v for k, v in final.items() if k not in ("kind", "step")}}
+    (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    echo(table)
+    echo(f"wrote {workdir / 'metrics.jsonl'}, {workdir / 'curves.png'}, {workdir / 'summary.json'}")
+    return Result(workdir, state, final, solved_at, table)
+
+
+def _evaluate(eval_step, state: TrainState, test_set, task) -> dict:
+    metrics = {k: np.asarray(v).tolist() for k, v in eval_step(state.params, *test_set).items()}
+    if task.output == "softmax" and hasattr(task, "vocab"):
+        metrics["bits_per_char"] = [loss / math.log(2) for loss in metrics["loss"]]
+    return metrics
+
+
+def _prepare(workdir: Path, config: Config, resume: bool) -> None:
+    """Check the workdir for a new or a resumed run, and write the resolved config."""
+    config_path = workdir / "config.json"
+    if resume:
+        if not config_path.exists():
+            raise FileNotFoundError(
+                f"--resume needs a run in workdir {workdir}, but it has no config.json. Hint: "
+                "start a new run with --workdir, or point --resume at an earlier run's workdir."
+            )
+        saved = from_json(config_path.read_text())
+        if saved != config:
+            raise ConfigError(
+                f"workdir {workdir} holds a run of another config than the one given; expected "
+                f"the same config to resume it. Saved: {config_path}. Hint: resume with the "
+                "same config file and --set options, or start a new run in a new workdir."
+            )
+        return
+    if workdir.exists() and any(workdir.iterdir()):
+        raise FileExistsError(
+            f"workdir {workdir} is not empty; a new run needs an empty or new directory, so that "
+            "nothing saved there is lost. Hint: pass --resume to continue that run, or another "
+            "--workdir."
+        )
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(to_json(config) + "\n")
+
+
+def default_workdir(config_name: str) -> Path:
+    """``runs/<name>-<date>-<time>``: a fresh directory for each run."""
+    return Path("runs") / f"{config_name}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -1,0 +1,72 @@
+"""What a run shows: metric lines (JSONL), learning-curve plots (PNG) and the summary table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["append_metrics", "plot", "read_metrics", "summary_table"]
+
+
+def append_metrics(path: Path, record: dict) -> None:
+    """Add one JSON line to the metrics file."""
+    with open(path, "a") as file:
+        file.write(json.dumps(record) + "\n")
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """Every record of a metrics file, in order."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot(records: list[dict], path: Path, title: str) -> None:
+    """Learning curves: the training loss per seed and, per evaluation, the test loss and the
+    fraction of test sequences the criterion counts as right."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = [r for r in records if r["kind"] == "train"]
+    evals = [r for r in records if r["kind"] == "eval"]
+    fig, (ax_loss, ax_correct) = plt.subplots(1, 2, figsize=(11, 4))
+    seeds = len(train[0]["loss"]) if train else 0
+    for s in range(seeds):
+        ax_loss.plot([r["step"] for r in train], [r["loss"][s] for r in train], lw=1, label=f"seed {s}")
+        if evals:
+            ax_correct.plot([r["step"] for r in evals], [r["correct"][s] for r in evals], lw=1, marker=".")
+    ax_loss.set(xlabel="step", ylabel="training loss", yscale="log", title=title)
+    ax_correct.set(xlabel="step", ylabel="test sequences right", ylim=(-0.02, 1.02), title="success criterion")
+    if 0 < seeds <= 10:
+        ax_loss.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def summary_table(final: dict, seeds: list[int], solved_at: list[int | None]) -> str:
+    """The per-seed table at the end of a run, and the fraction of seeds that solved the task."""
+    columns = [("seed", seeds), ("test loss", final["loss"]), ("right", final["correct"])]
+    if "error_free_length" in final:
+        columns.append(("error-free length", final["error_free_length"]))
+        columns.append(("max |c|", final["c_max"]))
+    if "bits_per_char" in final:
+        columns.append(("bits/char", final["bits_per_char"]))
+    columns += [("solved", ["yes" if s else "no" for s in final["solved"]]),
+                ("solved at step", ["-" if s is None else s for s in solved_at])]
+    cells = [[_format(v) for v in values] for _, values in columns]
+    widths = [max(len(name), *(len(c) for c in col)) for (name, _), col in zip(columns, cells)]
+    lines = ["  ".join(name.rjust(w) for (name, _), w in zip(columns, widths))]
+    for row in zip(*cells):
+        lines.append("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+    solved = sum(bool(s) for s in final["solved"])
+    lines.append(f"solved: {solved} of {len(seeds)} seeds ({solved / len(seeds):.0%})")
+    return "\n".join(lines)
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

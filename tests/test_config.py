@@ -1,0 +1,91 @@
+"""Experiment configs: TOML into frozen dataclasses, overrides, and every error message."""
+
+import dataclasses
+import json
+
+import pytest
+
+from jaxlstm import config
+from jaxlstm.config import Config, ConfigError, ConfigTypeError, load
+
+
+def write(tmp_path, text, name="exp.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_declared_once_and_frozen():
+    cfg = load(None)
+    assert cfg == Config()
+    assert cfg.task.name == "erg" and cfg.task.make().output == "sigmoid"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.optim.lr = 1.0
+
+
+def test_toml_sections_task_options_and_overrides(tmp_path):
+    path = write(tmp_path, """
+[model]
+hidden_size = 8
+variant = "CIFG"
+[task]
+name = "adding"
+length = 20
+form = "modern"
+[optim]
+lr = 1          # an integer is a number
+schedule = "cosine"
+[train]
+max_length = 22
+""")
+    cfg = load(path, ["optim.lr=3e-3", "model.variant=NFG", "task.length=30", "train.reset_state=true"])
+    assert cfg.model.hidden_size == 8 and cfg.model.variant == "NFG"
+    assert cfg.optim.lr == 3e-3 and cfg.optim.schedule == "cosine"
+    assert cfg.task.make().length == 30 and cfg.task.make().form == "modern"
+    assert cfg.train.reset_state is True and cfg.train.steps == Config().train.steps
+    assert load(path).optim.lr == 1.0 and isinstance(load(path).optim.lr, float)
+
+
+def test_json_round_trip():
+    cfg = load(None, ["task.name=cerg", "task.length=77", "model.shortcut=true"])
+    text = config.to_json(cfg)
+    assert json.loads(text)["task"] == {"name": "cerg", "length": 77}
+    assert config.from_json(text) == cfg
+
+
+@pytest.mark.parametrize(("toml", "overrides", "error", "match"), [
+    ("[modle]\nhidden_size = 3\n", [], ConfigError,
+     r"exp\.toml: unknown section \[modle\]; expected sections \['eval', 'model', 'optim', 'task', 'train'\]"),
+    ("[model]\nhiden_size = 3\n", [], ConfigError,
+     r"exp\.toml: unknown key model\.hiden_size; expected one of \['hidden_size'"),
+    ("[model]\nhidden_size = \"8\"\n", [], ConfigTypeError,
+     r"exp\.toml: model\.hidden_size must be an integer; got '8' \(str\)"),
+    ("[model]\nshortcut = 1\n", [], ConfigTypeError, r"model\.shortcut must be true or false; got 1 \(int\)"),
+    ("[train]\nsteps = 1.5\n", [], ConfigTypeError, r"train\.steps must be an integer; got 1\.5"),
+    ("[train]\nsteps = true\n", [], ConfigTypeError, r"train\.steps must be an integer; got True"),
+    ("[train]\nsteps = 0\n", [], ConfigError, r"exp\.toml: train\.steps must be a positive integer; got 0"),
+    ("[optim]\nlr = -0.1\n", [], ConfigError, r"optim\.lr must be a positive number; got -0\.1"),
+    ("[optim]\noptimizer = \"adagrad\"\n", [], ConfigError,
+     r"optim\.optimizer must be one of \['adam', 'adamw', 'sgd', 'rmsprop'\]; got 'adagrad'"),
+    ("[model]\nvariant = \"GRU\"\n", [], ConfigError, r"model\.variant must be one of \[.*'CIFG'.*\]; got 'GRU'"),
+    ("[model]\ndropout = 1.0\n", [], ConfigError, r"model\.dropout must be in \[0, 1\); got 1\.0"),
+    ("[task]\nname = \"mnist\"\n", [], ConfigError, r"task\.name must be one of \['adding', 'cerg'.*got 'mnist'"),
+    ("[task]\nname = \"adding\"\nlenght = 3\n", [], ConfigError,
+     r"unknown key task\.lenght for task 'adding'; expected one of \['name', 'length', 'form'\]"),
+    ("[task]\nname = \"adding\"\nlength = 5\n", [], ConfigError, r"exp\.toml: task: Adding\.length must be >= 12"),
+    ("[task]\nname = \"adding\"\nlength = \"long\"\n", [], ConfigTypeError, r"task\.length must be an integer"),
+    ("model = 3\n", [], ConfigError, r"model must be a table \[model\]; got 3"),
+    ("[model\n", [], ConfigError, r"exp\.toml: not valid TOML"),
+    ("", ["optim.lr"], ConfigError, r"--set 'optim\.lr': expected section\.key=value, e\.g\. --set optim\.lr=1e-3"),
+    ("", ["lr=3"], ConfigError, r"--set 'lr=3': expected section\.key=value"),
+    ("", ["optim.lr=fast"], ConfigTypeError, r"exp\.toml with --set optim\.lr=fast: optim\.lr must be a number; got 'fast'"),
+    ("", ["train.sedes=3"], ConfigError, r"unknown key train\.sedes; expected one of"),
+])
+def test_errors_name_the_file_the_key_and_what_was_expected(tmp_path, toml, overrides, error, match):
+    with pytest.raises(error, match=match):
+        load(write(tmp_path, toml), overrides)
+
+
+def test_missing_file():
+    with pytest.raises(FileNotFoundError, match=r"config file nowhere\.toml does not exist\. Hint: the experiments"):
+        load("nowhere.toml")

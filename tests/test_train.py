@@ -1,0 +1,203 @@
+"""The trainer: every task's shrunk config learns; resume is bit-exact; vmapped seeds equal
+seeds run alone; the step compiles once; truncated BPTT carries the state without its gradient."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlstm
+from jaxlstm.config import ConfigError, load
+from jaxlstm.train import model, run
+from jaxlstm.train.data import Data
+from jaxlstm.train.step import init_state, make_eval_step, make_optimizer, make_train_step
+
+
+@pytest.fixture(autouse=True)
+def standard_promotion():
+    """optax mixes weak-typed scalars with arrays; the library's users run with JAX's defaults."""
+    with jax.numpy_dtype_promotion("standard"):
+        yield
+
+
+SHRUNK = {
+    "reber": [],
+    "erg": [],
+    "cerg": ["train.tbptt=10", "train.chunks_per_stream=3", "eval.stream_length=60", "eval.batch_size=8"],
+    "adding": ["task.length=12", "train.max_length=13"],
+    "temporal_order": ["train.max_length=110", "train.batch_size=8", "eval.batch_size=16"],
+    "copy": ["task.delay=5", "task.length=3", "train.max_length=11"],
+    "text": ["task.seq_len=20", "train.max_length=20", "eval.batch_size=8"],
+}
+
+
+def shrunk(name, *more, steps=30):
+    return load(None, [f"task.name={name}", f"train.steps={steps}", "train.seeds=2", "train.log_every=5",
+                       "train.checkpoint_every=10", "eval.every=10", "eval.batch_size=32",
+                       "model.hidden_size=8", *SHRUNK[name], *more])
+
+
+@pytest.mark.parametrize("name", sorted(SHRUNK))
+def test_every_task_learns_and_writes_its_files(tmp_path, name):
+    cfg = shrunk(name)
+    result = run(cfg, tmp_path / "run", progress=False, echo=lambda _: None)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if r["kind"] == "train"]
+    assert [r["step"] for r in train] == [5, 10, 15, 20, 25, 30]
+    assert np.all(np.array(train[-1]["loss"]) < np.array(train[0]["loss"])), train
+    initial = jax.jit(jax.vmap(lambda s: model.init_model(jax.random.key(s), cfg.model, Data(cfg).task.input_size,
+                                                          Data(cfg).task.output_size)))(jnp.arange(2))
+    for before, after in zip(jax.tree.leaves(initial), jax.tree.leaves(result.state.params)):
+        assert np.all(np.any(np.asarray(before != after).reshape(2, -1), axis=1))
+    for file in ("config.json", "curves.png", "summary.json"):
+        assert (tmp_path / "run" / file).stat().st_size > 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["seeds"] == [0, 1] and len(summary["correct"]) == 2
+    assert "solved: " in result.table
+
+
+def params_of(result):
+    return jax.tree.leaves(result.state)
+
+
+def test_resume_ends_with_the_params_of_an_uninterrupted_run_bit_for_bit(tmp_path):
+    cfg = shrunk("erg", "model.dropout=0.0", "model.zoneout=0.1", steps=25)
+    whole = run(cfg, tmp_path / "whole", progress=False, echo=lambda _: None)
+    run(cfg, tmp_path / "parts", progress=False, stop_after=15, echo=lambda _: None)  # checkpoint at 15
+    resumed = run(cfg, tmp_path / "parts", resume=True, progress=False, echo=lambda _: None)
+    for a, b in zip(params_of(whole), params_of(resumed)):
+        np.testing.assert_array_equal(a, b)
+    def records(name):  # the metric lines without their wall times
+        lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
+
+    assert records("parts") == records("whole")
+
+
+def test_stream_resume_is_bit_exact_too(tmp_path):
+    cfg = shrunk("cerg", steps=8)
+    whole = run(cfg, tmp_path / "whole", progress=False, echo=lambda _: None)
+    run(cfg, tmp_path / "parts", progress=False, stop_after=4, echo=lambda _: None)
+    resumed = run(cfg, tmp_path / "parts", resume=True, progress=False, echo=lambda _: None)
+    for a, b in zip(params_of(whole), params_of(resumed)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_vmapped_seeds_equal_the_same_seeds_trained_one_at_a_time(tmp_path):
+    together = run(shrunk("erg", steps=10), tmp_path / "together", progress=False, echo=lambda _: None)
+    for seed in (0, 1):
+        alone = run(shrunk("erg", "train.seeds=1", f"train.seed={seed}", steps=10), tmp_path / f"alone{seed}",
+                    progress=False, echo=lambda _: None)
+        for a, b in zip(jax.tree.leaves(together.state.params), jax.tree.leaves(alone.state.params)):
+            np.testing.assert_allclose(a[seed], b[0], rtol=2e-5, atol=2e-6)
+
+
+def test_the_train_step_compiles_once(tmp_path):
+    compiles = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, _, **kw: compiles.append(event) if event == "/jax/core/compile/backend_compile_duration" else None
+    )
+    counts = []
+    for steps in (10, 40):
+        del compiles[:]
+        run(shrunk("erg", "eval.every=1000", "train.checkpoint_every=1000", steps=steps), tmp_path / f"r{steps}",
+            progress=False, echo=lambda _: None)
+        counts.append(len(compiles))
+    assert counts[0] == counts[1] > 0
+
+
+def test_truncated_bptt_carries_the_state_without_its_gradient():
+    cfg = shrunk("cerg")
+    data = Data(cfg)
+    optimizer = make_optimizer(cfg.optim, 10)
+    state = init_state(jnp.int32(0), cfg.model, optimizer, 7, 7, cfg.train.batch_size)
+    step = jax.jit(make_train_step(cfg.model, "sigmoid", optimizer, carry_state=True))
+    batch, resets = data.train_batch(0)
+    chunk1 = jax.tree.map(lambda a: jnp.asarray(a[0]), batch)
+    chunk2 = jax.tree.map(lambda a: jnp.asarray(a[0]), data.train_batch(1)[0])
+    assert resets[:, 0].all() and not resets[:, 1:].any() and not data.train_batch(1)[1].any()
+    params0 = state.params
+    state1, _ = step(state, chunk1, jnp.asarray(resets[0]))
+    _, expected = model.apply(params0, cfg.model, chunk1.xs)
+    np.testing.assert_allclose(state1.carry.c, expected.c, rtol=1e-6, atol=1e-6)
+
+    def loss(params, initial):
+        logits, _ = model.apply(params, cfg.model, chunk2.xs, initial)
+        return model.loss(logits, chunk2, "sigmoid")
+
+    no_reset = jnp.zeros(resets.shape[1:], bool)
+    for chunk_resets, initial in ((no_reset, state1.carry), (no_reset.at[0].set(True), None)):
+        state2, metrics = step(state1, chunk2, chunk_resets)
+        value, grads = jax.value_and_grad(loss)(state1.params, initial)
+        np.testing.assert_allclose(metrics["loss"], value, rtol=1e-6)
+        np.testing.assert_allclose(metrics["grad_norm"], jaxlstm_global_norm(grads), rtol=1e-5)
+
+
+def jaxlstm_global_norm(tree):
+    return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(tree)))
+
+
+def test_a_new_run_refuses_a_used_workdir_and_resume_needs_the_same_config(tmp_path):
+    cfg = shrunk("erg", steps=5)
+    run(cfg, tmp_path / "run", progress=False, echo=lambda _: None)
+    with pytest.raises(FileExistsError, match=r"workdir .*run is not empty; .*Hint: pass --resume"):
+        run(cfg, tmp_path / "run", progress=False, echo=lambda _: None)
+    with pytest.raises(ConfigError, match=r"holds a run of another config than the one given"):
+        run(shrunk("erg", steps=6), tmp_path / "run", resume=True, progress=False, echo=lambda _: None)
+    with pytest.raises(FileNotFoundError, match=r"--resume needs a run in workdir .*elsewhere, but it has no config"):
+        run(cfg, tmp_path / "elsewhere", resume=True, progress=False, echo=lambda _: None)
+
+
+def test_sequences_longer_than_max_length(tmp_path):
+    with pytest.raises(ConfigError, match=r"train\.max_length is 48, but 100 batches in a row of task 'adding' "
+                                          r"had a longer sequence \(1\d\d steps\).*--set train\.max_length=N"):
+        run(load(None, ["task.name=adding", "train.steps=2"]), tmp_path / "r", progress=False, echo=lambda _: None)
+
+
+def test_external_resets_zero_the_state_inside_a_chunk():
+    cfg = shrunk("cerg", "train.external_reset=true", "train.tbptt=40")
+    data = Data(cfg)
+    params = model.init_model(jax.random.key(0), cfg.model, 7, 7)
+    batch, resets = data.train_batch(0)
+    xs, resets = jnp.asarray(batch.xs[0]), jnp.asarray(resets[0])
+    B = xs.shape[1]
+    assert resets[0].all() and resets[1:].any(axis=0).all()  # strings start inside the chunk
+    logits, final = model.apply_stream(params, cfg.model, xs, model.zero_state(params, B), resets)
+    expected, _ = model.apply(params, cfg.model, xs)  # no resets after the first step
+    first_reset = jnp.argmax(resets[1:], axis=0) + 1
+    for b in range(B):
+        k = int(first_reset[b])
+        np.testing.assert_allclose(logits[:k, b], expected[:k, b], rtol=1e-5, atol=1e-6)
+        after, _ = model.apply(params, cfg.model, xs[k:, b : b + 1])  # from zeros at the string's start
+        next_reset = int(jnp.argmax(jnp.append(resets[k + 1 :, b], True))) + 1
+        np.testing.assert_allclose(logits[k : k + next_reset, b], after[:next_reset, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_stream_evaluation_counts_errors_like_the_whole_sequence_forward():
+    cfg = shrunk("cerg", "eval.stream_length=80", "eval.batch_size=5")
+    data = Data(cfg)
+    task = data.task
+    params = model.init_model(jax.random.key(1), cfg.model, 7, 7)
+    batch, resets = data.test_set()
+    metrics = jax.jit(make_eval_step(cfg.model, task))(params, jax.tree.map(jnp.asarray, batch), jnp.asarray(resets))
+    logits, _ = model.apply(params, cfg.model, jnp.asarray(batch.xs))
+    errors = np.asarray(task.errors(model.predictions(logits, "sigmoid"), batch))
+    first = np.where(errors.any(0), errors.argmax(0), errors.shape[0])
+    np.testing.assert_allclose(metrics["error_free_length"], first.mean(), rtol=1e-6)
+    np.testing.assert_allclose(metrics["wrong_symbols"], errors.sum(0).mean(), rtol=1e-6)
+    assert bool(metrics["solved"]) == (not errors.any())
+    np.testing.assert_allclose(metrics["loss"], model.step_losses(logits, batch.targets, "sigmoid").mean(), rtol=1e-5)
+    state, c_max = model.zero_state(params, 5), 0.0
+    for t in range(80):
+        state, _ = model.step(params, cfg.model, state, jnp.asarray(batch.xs[t]))
+        c_max = max(c_max, float(jnp.abs(state.c).max()))
+    np.testing.assert_allclose(metrics["c_max"], c_max, rtol=1e-6)
+
+
+def test_external_reset_config_errors():
+    with pytest.raises(ConfigError, match=r"train\.external_reset must be false for a task of separate sequences"):
+        load(None, ["train.external_reset=true"])
+    with pytest.raises(ConfigError, match=r"train\.external_reset must be false with dropout"):
+        load(None, ["task.name=cerg", "train.external_reset=true", "model.zoneout=0.1"])
