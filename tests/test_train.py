@@ -201,3 +201,13 @@ def test_external_reset_config_errors():
         load(None, ["train.external_reset=true"])
     with pytest.raises(ConfigError, match=r"train\.external_reset must be false with dropout"):
         load(None, ["task.name=cerg", "train.external_reset=true", "model.zoneout=0.1"])
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "CIFG", "FGR"])
+def test_param_budget_picks_the_largest_hidden_size_within_it(variant):
+    cfg = load(None, ["model.param_budget=3000", f"model.variant={variant}", "model.shortcut=true"]).model
+    H = model.hidden_size(cfg, 7, 7)
+    params = model.init_model(jax.random.key(0), cfg, 7, 7)
+    count = sum(leaf.size for leaf in jax.tree.leaves(params))
+    assert params["lstm"].hidden_size == H
+    assert count == model.param_count(cfg, 7, 7, H) <= 3000 < model.param_count(cfg, 7, 7, H + 1)

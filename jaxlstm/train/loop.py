@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm.train import report
+from jaxlstm.train import model, report
 from jaxlstm.train.checkpoint import Checkpoints
 from jaxlstm.train.data import Data
 from jaxlstm.train.step import TrainState, init_state, make_eval_step, make_optimizer, make_train_step
@@ -133,7 +133,11 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
     solved_at = [next((r["step"] for r in evals if r["solved"][s]), None) for s in range(train_cfg.seeds)]
     seed_list = seeds.tolist()
     table = report.summary_table(final, seed_list, solved_at)
+    hidden = model.hidden_size(config.model, task.input_size, task.output_size)
     summary = {"step": end, "seeds": seed_list, "solved_fraction": float(np.mean(final["solved"])),
+               "hidden_size": hidden,
+               "param_count": model.param_count(config.model, task.input_size, task.output_size, hidden),
+               "wall_seconds": round(time.perf_counter() - tic, 1),
                "solved_at": solved_at, **{k: v for k, v in final.items() if k not in ("kind", "step")}}
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     echo(table)

@@ -19,15 +19,33 @@ import jaxlstm
 from jaxlstm.tasks import Batch
 from jaxlstm.train.settings import ModelConfig
 
-__all__ = ["apply", "apply_stream", "init_model", "loss", "predictions", "step", "step_losses", "zero_state"]
+__all__ = ["apply", "apply_stream", "hidden_size", "init_model", "param_count", "loss", "predictions", "step", "step_losses", "zero_state"]
+
+
+def param_count(cfg: ModelConfig, input_size: int, output_size: int, hidden_size: int) -> int:
+    """The parameters of the network with this hidden size: the LSTM stack and the readout."""
+    lstm = jaxlstm.param_count(input_size, hidden_size, num_layers=cfg.num_layers, variant=cfg.variant)
+    output = jaxlstm.VARIANTS[cfg.variant].proj_size or hidden_size
+    features = output + (input_size if cfg.shortcut else 0)
+    return lstm + (features + 1) * output_size
+
+
+def hidden_size(cfg: ModelConfig, input_size: int, output_size: int) -> int:
+    """``cfg.hidden_size``, or with ``cfg.param_budget`` the largest hidden size within it."""
+    if not cfg.param_budget:
+        return cfg.hidden_size
+    size = 1
+    while param_count(cfg, input_size, output_size, size + 1) <= cfg.param_budget:
+        size += 1
+    return size
 
 
 def init_model(key: Array, cfg: ModelConfig, input_size: int, output_size: int) -> dict:
     """The params of the LSTM stack and of a readout drawn from U(-1/sqrt(n), 1/sqrt(n)),
     ``n`` its input features, with a zero bias."""
     k_lstm, k_readout = jax.random.split(key)
-    lstm = jaxlstm.init(k_lstm, input_size, cfg.hidden_size, num_layers=cfg.num_layers, init=cfg.init,
-                        forget_bias=cfg.forget_bias, variant=cfg.variant)
+    lstm = jaxlstm.init(k_lstm, input_size, hidden_size(cfg, input_size, output_size), num_layers=cfg.num_layers,
+                        init=cfg.init, forget_bias=cfg.forget_bias, variant=cfg.variant)
     features = lstm.output_size + (input_size if cfg.shortcut else 0)
     bound = 1.0 / math.sqrt(features)
     w = jax.random.uniform(k_readout, (features, output_size), jnp.float32, -bound, bound)

@@ -57,6 +57,9 @@ class ModelConfig:
         recurrent_dropout: variational dropout of the recurrence, in training only.
         zoneout: zoneout rate of ``c`` and ``h``, in training only.
         impl: the ``jaxlstm.lstm`` implementation.
+        param_budget: if positive, ``hidden_size`` is ignored and the network (LSTM and
+            readout) gets the largest hidden size whose parameter count is at most this, so
+            that variants compare at equal budgets (Greff et al. 2017).
     """
 
     hidden_size: int = 16
@@ -69,8 +72,10 @@ class ModelConfig:
     recurrent_dropout: float = 0.0
     zoneout: float = 0.0
     impl: Literal["auto", "reference", "fused", "hoisted"] = "auto"
+    param_budget: int = 0
 
     def __post_init__(self):
+        _require(self.param_budget >= 0, "model.param_budget", ">= 0 (0: use hidden_size)", self.param_budget)
         _require(self.hidden_size >= 1, "model.hidden_size", "a positive integer", self.hidden_size)
         _require(self.num_layers >= 1, "model.num_layers", "a positive integer", self.num_layers)
         _require(self.variant in VARIANTS, "model.variant", f"one of {sorted(VARIANTS)}", self.variant)

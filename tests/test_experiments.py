@@ -1,0 +1,38 @@
+"""Every committed experiment config loads and trains, shrunk to a few steps and seeds, so none of
+them rots; the Greff sweep names only real variants."""
+
+import json
+import re
+from pathlib import Path
+
+import jax
+import pytest
+
+from jaxlstm import VARIANTS
+from jaxlstm.config import load
+from jaxlstm.train import run
+
+EXPERIMENTS = Path(__file__).parent.parent / "experiments"
+CONFIGS = sorted(EXPERIMENTS.glob("*.toml"))
+SHRINK = ["train.steps=4", "train.seeds=2", "train.log_every=2", "train.checkpoint_every=4", "eval.every=4",
+          "eval.batch_size=4"]
+
+
+def test_every_experiment_is_here():
+    assert {c.stem for c in CONFIGS} >= {"erg", "cerg_forget", "cerg_lstm1997", "cerg_lstm1997_reset",
+                                         "adding100", "adding500", "greff", "text"}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_each_config_trains_shrunk(tmp_path, path):
+    cfg = load(path, SHRINK + (["eval.stream_length=50", "train.tbptt=10"] if "cerg" in path.stem else []))
+    with jax.numpy_dtype_promotion("standard"):
+        result = run(cfg, tmp_path / path.stem, progress=False, echo=lambda _: None)
+    summary = json.loads((tmp_path / path.stem / "summary.json").read_text())
+    assert summary["step"] == 4 and len(summary["solved"]) == 2 and result.table
+
+
+def test_the_greff_sweep_runs_real_variants_at_one_budget():
+    variants = re.search(r"for variant in ([\w ]+);", (EXPERIMENTS / "greff.sh").read_text())[1].split()
+    assert set(variants) <= set(VARIANTS) and {"NFG", "NOAF", "CIFG", "NP", "FGR"} <= set(variants)
+    assert load(EXPERIMENTS / "greff.toml").model.param_budget > 0
