@@ -211,3 +211,13 @@ def test_param_budget_picks_the_largest_hidden_size_within_it(variant):
     count = sum(leaf.size for leaf in jax.tree.leaves(params))
     assert params["lstm"].hidden_size == H
     assert count == model.param_count(cfg, 7, 7, H) <= 3000 < model.param_count(cfg, 7, 7, H + 1)
+
+
+def test_input_bias_shifts_the_input_gate_only():
+    base = load(None, ["model.variant=lstm1997"]).model
+    shifted = load(None, ["model.variant=lstm1997", "model.input_bias=-3"]).model
+    a, b = (model.init_model(jax.random.key(0), cfg, 7, 7)["lstm"].layers[0][0] for cfg in (base, shifted))
+    H = a.hidden_size
+    np.testing.assert_array_equal(b.b - a.b, np.concatenate([np.full(H, -3.0), np.zeros(H), np.zeros(H)]))
+    with pytest.raises(ConfigError, match=r"model\.input_bias must be 0 for the variant 'NIG'"):
+        load(None, ["model.variant=NIG", "model.input_bias=-1"])

@@ -9,6 +9,7 @@ papers), ``"linear"`` (squared error) or ``"softmax"`` (cross-entropy).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import jax
@@ -46,10 +47,27 @@ def init_model(key: Array, cfg: ModelConfig, input_size: int, output_size: int) 
     k_lstm, k_readout = jax.random.split(key)
     lstm = jaxlstm.init(k_lstm, input_size, hidden_size(cfg, input_size, output_size), num_layers=cfg.num_layers,
                         init=cfg.init, forget_bias=cfg.forget_bias, variant=cfg.variant)
+    if cfg.input_bias:
+        lstm = _add_input_bias(lstm, cfg.input_bias)
     features = lstm.output_size + (input_size if cfg.shortcut else 0)
     bound = 1.0 / math.sqrt(features)
     w = jax.random.uniform(k_readout, (features, output_size), jnp.float32, -bound, bound)
     return {"lstm": lstm, "readout": {"w": w, "b": jnp.zeros((output_size,), jnp.float32)}}
+
+
+def _add_input_bias(lstm: jaxlstm.LSTMParams, offset: float) -> jaxlstm.LSTMParams:
+    """Add ``offset`` to every input-gate bias (in the layer-norm bias under layer norm, as
+    ``jaxlstm.init`` does with the forget bias)."""
+
+    def shift(cell: jaxlstm.CellParams) -> jaxlstm.CellParams:
+        H = cell.hidden_size
+        i = cell.variant.gates.index("i")
+        if cell.norm is not None:
+            norm = {**cell.norm, "gate_bias": cell.norm["gate_bias"].at[i * H : (i + 1) * H].add(offset)}
+            return dataclasses.replace(cell, norm=norm)
+        return dataclasses.replace(cell, b=cell.b.at[i * H : (i + 1) * H].add(offset))
+
+    return jaxlstm.LSTMParams(tuple(tuple(shift(cell) for cell in layer) for layer in lstm.layers))
 
 
 def apply(params: dict, cfg: ModelConfig, xs: Array, state=None, seq_lengths: Array | None = None,

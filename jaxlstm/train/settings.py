@@ -52,6 +52,9 @@ class ModelConfig:
         variant: a preset of ``jaxlstm.VARIANTS`` (``"vanilla"``, ``"lstm1997"``, ``"CIFG"``, ...).
         init: ``"pytorch"`` or ``"keras"`` (see :func:`jaxlstm.init`).
         forget_bias: added to the forget gate's bias at init.
+        input_bias: added to the input gate's bias at init: Hochreiter & Schmidhuber (1997)
+            start it negative (-3 and -6 on the adding problem) so that the cells, with no
+            forget gate, do not drift to saturation before they learn to use their input.
         shortcut: the inputs also feed the readout directly (Gers et al. 2000's network).
         dropout: between layers, in training only.
         recurrent_dropout: variational dropout of the recurrence, in training only.
@@ -67,6 +70,7 @@ class ModelConfig:
     variant: str = "vanilla"
     init: Literal["pytorch", "keras"] = "pytorch"
     forget_bias: float = 1.0
+    input_bias: float = 0.0
     shortcut: bool = False
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
@@ -79,6 +83,8 @@ class ModelConfig:
         _require(self.hidden_size >= 1, "model.hidden_size", "a positive integer", self.hidden_size)
         _require(self.num_layers >= 1, "model.num_layers", "a positive integer", self.num_layers)
         _require(self.variant in VARIANTS, "model.variant", f"one of {sorted(VARIANTS)}", self.variant)
+        _require(not self.input_bias or "i" in VARIANTS[self.variant].gates, "model.input_bias",
+                 f"0 for the variant {self.variant!r}, which has no input-gate weights", self.input_bias)
         for key in ("dropout", "recurrent_dropout", "zoneout"):
             value = getattr(self, key)
             _require(0.0 <= value < 1.0, f"model.{key}", "in [0, 1)", value)
