@@ -69,7 +69,7 @@ def run(
     Args:
         cell: the layer's weights.
         xs: ``(T, *batch, I)``.
-        state: the initial ``(h, c)``, each ``(*batch, H)``.
+        state: the initial ``(h, c)``, ``h`` of ``(*batch, P)`` and ``c`` of ``(*batch, C)``.
         mask: ``(T, *batch)`` booleans, False past each sequence's end, or None. Where it is
             False the state passes through unchanged and the output is zero.
         reverse: run from the last step to the first.
@@ -86,15 +86,15 @@ def run(
     """
     T, batch = xs.shape[0], xs.shape[1:-1]
     B = math.prod(batch)
-    H, P = cell.state_size, cell.output_size
+    C, P = cell.state_size, cell.output_size  # C: the size of c (H, more with FGR); P: that of h
     xs = xs.reshape(T, B, xs.shape[-1])
-    h0, c0 = state.h.reshape(B, P), state.c.reshape(B, H)
+    h0, c0 = state.h.reshape(B, P), state.c.reshape(B, C)
     mask = None if mask is None else mask.reshape(T, B)
     noise = Noise() if noise is None else noise
     noise = Noise(
         None if noise.recurrent is None else noise.recurrent.reshape(B, P),
         None if noise.keep_h is None else noise.keep_h.reshape(T, B, P),
-        None if noise.keep_c is None else noise.keep_c.reshape(T, B, H),
+        None if noise.keep_c is None else noise.keep_c.reshape(T, B, C),
     )
     if impl == "reference":
         ys, (h, c) = _reference(cell, xs, LSTMState(h0, c0), mask, noise, reverse, unroll, remat, matmul_dtype)
@@ -102,7 +102,7 @@ def run(
         config = _Config(reverse=reverse, unroll=unroll, remat=remat, hoist=impl == "hoisted",
                          matmul_dtype=matmul_dtype)
         ys, h, c = _lstm_layer(config, cell, xs, h0, c0, mask, noise)
-    return ys.reshape(T, *batch, P), LSTMState(h.reshape(*batch, P), c.reshape(*batch, H))
+    return ys.reshape(T, *batch, P), LSTMState(h.reshape(*batch, P), c.reshape(*batch, C))
 
 
 class Noise(NamedTuple):

@@ -8,7 +8,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import jaxlstm
 from jaxlstm.config import ConfigError, load
 from jaxlstm.train import model, run
 from jaxlstm.train.data import Data

@@ -10,7 +10,6 @@ import numpy as np
 
 from jaxlstm.train import model
 from jaxlstm.train.checkpoint import Checkpoints
-from jaxlstm.train.data import Data
 from jaxlstm.train.step import init_state, make_optimizer
 from jaxlstm.train.settings import ConfigError, from_json
 
@@ -28,7 +27,7 @@ def load_params(workdir: str | Path):
             "Hint: pass the directory the run printed at its end."
         )
     config = from_json(config_path.read_text())
-    task = Data(config).task
+    task = config.task.make()
     optimizer = make_optimizer(config.optim, config.train.steps)
     seeds = jnp.arange(config.train.seed, config.train.seed + config.train.seeds, dtype=jnp.int32)
     like = jax.eval_shape(jax.vmap(lambda s: init_state(s, config.model, optimizer, task.input_size,
