@@ -3,8 +3,8 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from jaxlstm import interop
-from jaxlstm.cell import LSTMState, lstm_step
-from jaxlstm.params import CellParams, LSTMParams, init, init_cell, param_count
+from jaxlstm.cell import lstm_step
+from jaxlstm.params import CellParams, LSTMParams, LSTMState, init, init_cell, param_count
 from jaxlstm.sequence import lstm
 from jaxlstm.variant import VARIANTS, Variant
 

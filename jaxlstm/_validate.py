@@ -1,4 +1,4 @@
-"""Up-front checks of what a user passes to :func:`jaxlstm.lstm`.
+"""Up-front checks of what a user passes to :func:`jaxlstm.lstm` and :func:`jaxlstm.lstm_step`.
 
 Every check reads only shapes and dtypes (and the values of ``seq_lengths`` when they are
 concrete), so it runs once at trace time and costs nothing inside ``jit``. Each error names the
@@ -12,8 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from jaxlstm.cell import LSTMState
-from jaxlstm.params import CellParams, LSTMParams
+from jaxlstm.params import CellParams, LSTMParams, LSTMState
 
 
 def as_stack(params: object) -> LSTMParams:
@@ -38,51 +37,154 @@ def as_stack(params: object) -> LSTMParams:
             "every layer of params must have the same number of directions; got "
             f"{[len(layer) for layer in params.layers]}."
         )
+    _check_dtypes(params)
+    hidden, out = params.hidden_size, params.output_size
+    for l, layer in enumerate(params.layers):
+        for d, cell in enumerate(layer):
+            where = f"params.layers[{l}][{d}]"
+            if cell.output_size != out:
+                raise ValueError(
+                    f"{where} has output size {cell.output_size}; expected {out}, that of "
+                    "params.layers[0][0]: every layer of a stack has the same proj_size."
+                )
+            _check_cell_shapes(where, cell, hidden, " taken from params.layers[0][0]")
+            if l > 0 and cell.input_size != out * directions:
+                raise ValueError(
+                    f"{where}.V has shape {tuple(cell.V.shape)}; expected "
+                    f"({out} + {out * directions}, {cell.V.shape[1]}): layer {l} reads the "
+                    f"{directions} direction(s) of layer {l - 1}, {out * directions} features."
+                )
+        if layer[0].input_size != layer[-1].input_size:
+            raise ValueError(
+                f"the directions of params.layers[{l}] read different input sizes "
+                f"{[cell.input_size for cell in layer]}; both directions read the same input."
+            )
+    return params
+
+
+def check_cell(params: object) -> CellParams:
+    """Return ``params`` as a validated ``CellParams``: the one cell that ``lstm_step`` takes."""
+    if isinstance(params, LSTMParams):
+        layers, directions = len(params.layers), len(params.layers[0]) if params.layers else 0
+        raise TypeError(
+            f"params is an LSTMParams stack of {layers} layer(s) with {directions} direction(s); "
+            "lstm_step takes "
+            "the CellParams of one layer and direction. Hint: params.layers[l][d] is layer l, "
+            "direction d (0 forward, 1 backward), e.g. params.layers[0][0]; to run the whole "
+            "stack for one step, use jaxlstm.lstm(params, x[None], state)."
+        )
+    if not isinstance(params, CellParams):
+        raise TypeError(
+            f"params must be the CellParams of jaxlstm.init_cell (or one cell of a stack, "
+            f"params.layers[l][d]); got {type(params).__name__}."
+        )
+    _check_dtypes(params)
+    _check_cell_shapes("params", params, params.hidden_size, "")
+    return params
+
+
+def _check_dtypes(params: CellParams | LSTMParams) -> None:
     dtypes = {str(jnp.dtype(leaf.dtype)) for leaf in jax.tree.leaves(params)}
     if len(dtypes) != 1:
         raise TypeError(
             f"params mix dtypes {sorted(dtypes)}; expected one floating dtype for every leaf. "
             "Hint: jax.tree.map(lambda a: a.astype(jnp.float32), params)."
         )
-    hidden, out = params.hidden_size, params.output_size
-    for l, layer in enumerate(params.layers):
-        for d, cell in enumerate(layer):
-            where = f"params.layers[{l}][{d}]"
-            G = len(cell.variant.gates)
-            gates = "".join(cell.variant.gates)
-            rows = "H" if cell.variant.proj_size is None else "P"
-            if cell.output_size != out:
-                raise ValueError(
-                    f"{where} has output size {cell.output_size}; expected {out}, that of "
-                    "params.layers[0][0]: every layer of a stack has the same proj_size."
+    dtype = dtypes.pop()
+    if not jnp.issubdtype(jnp.dtype(dtype), jnp.floating):
+        raise TypeError(f"params have dtype {dtype}; expected a floating dtype.")
+
+
+def _check_cell_shapes(where: str, cell: CellParams, hidden: int, hidden_from: str) -> None:
+    """``V``, ``b`` and the variant's extras of one cell fit the hidden size ``hidden``."""
+    G = len(cell.variant.gates)
+    gates = "".join(cell.variant.gates)
+    rows = "H" if cell.variant.proj_size is None else "P"
+    out = cell.variant.proj_size or hidden
+    if cell.V.ndim != 2 or cell.V.shape[1] != G * hidden or cell.V.shape[0] <= out:
+        raise ValueError(
+            f"{where}.V has shape {tuple(cell.V.shape)}; expected ({rows} + I, {G}H) = "
+            f"({out} + I, {G * hidden}) with I >= 1: one block of H columns for each "
+            f"of the gates {gates}, the hidden size H = {hidden}{hidden_from}."
+        )
+    if cell.b.shape != (G * hidden,):
+        raise ValueError(
+            f"{where}.b has shape {tuple(cell.b.shape)}; expected ({G}H,) = "
+            f"({G * hidden},) for the gates {gates}."
+        )
+    _check_extras(where, cell, hidden)
+
+
+def check_step(cell: CellParams, state: object, x: object) -> tuple[LSTMState, Array]:
+    """The state ``(h, c)`` and input ``x`` of one step fit ``cell`` and each other."""
+    if not isinstance(state, (tuple, list)) or len(state) != 2:
+        raise TypeError(
+            f"state must be a pair (h, c), e.g. jaxlstm.LSTMState(h, c); got "
+            f"{type(state).__name__}. Note the order: h first (Flax's carry is (c, h))."
+        )
+    h, c = (jnp.asarray(part) for part in state)
+    x = jnp.asarray(x)
+    dtype = jnp.dtype(cell.V.dtype)
+    I, P, C = cell.input_size, cell.output_size, cell.state_size
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(
+            f"x has dtype {x.dtype}; expected a floating dtype, the params' {dtype}. Hint: "
+            f"x.astype(jnp.{dtype}); for token ids, embed them first (e.g. jax.nn.one_hot)."
+        )
+    if x.dtype != dtype:
+        raise TypeError(
+            f"x has dtype {x.dtype} but params have dtype {dtype}; expected the same dtype. "
+            f"Hint: x.astype(jnp.{dtype}), or init the params with dtype=jnp.{x.dtype}."
+        )
+    if x.ndim < 1 or x.shape[-1] != I:
+        raise ValueError(
+            f"x has shape {tuple(x.shape)}; expected (*batch, {I}): its last axis must be the "
+            f"cell's input size {I}. Hint: check input_size in jaxlstm.init_cell, or whether "
+            "the features are on the last axis; x[None] for a single feature."
+        )
+    batch = tuple(x.shape[:-1])
+    sizes = {"h": P, "c": C}
+    for name, part in (("h", h), ("c", c)):
+        expected, shape = (*batch, sizes[name]), tuple(part.shape)
+        if shape != expected:
+            label = {"h": "hidden_size" if P == cell.hidden_size else "proj_size",
+                     "c": "hidden_size" if C == cell.hidden_size else "state_size"}[name]
+            other = {"h": c, "c": h}[name]
+            if len(shape) == len(expected) + 1 and shape[1:] == expected:
+                hint = (
+                    " lstm_step takes one cell's state, without the leading layer axis of "
+                    "jaxlstm.lstm's stacked state: pass LSTMState(h[k], c[k]) for layer and "
+                    "direction k."
                 )
-            if cell.V.ndim != 2 or cell.V.shape[1] != G * hidden or cell.V.shape[0] <= out:
-                raise ValueError(
-                    f"{where}.V has shape {tuple(cell.V.shape)}; expected ({rows} + I, {G}H) = "
-                    f"({out} + I, {G * hidden}) with I >= 1: one block of H columns for each "
-                    f"of the gates {gates}, the hidden size H = {hidden} taken from "
-                    "params.layers[0][0]."
+            elif x.ndim >= 2 and shape == (*batch[1:], sizes[name]):
+                hint = (
+                    " x looks like a whole sequence (T, *batch, I): lstm_step runs one step; "
+                    "pass x[t], or run the sequence with jaxlstm.lstm."
                 )
-            if cell.b.shape != (G * hidden,):
-                raise ValueError(
-                    f"{where}.b has shape {tuple(cell.b.shape)}; expected ({G}H,) = "
-                    f"({G * hidden},) for the gates {gates}."
+            elif P != C and shape[-1:] == (sizes["c" if name == "h" else "h"],) and other.shape[-1:] == (sizes[name],):
+                hint = " h and c look swapped: the state is (h, c), h first (Flax's carry is (c, h))."
+            elif shape[-1:] == (sizes[name],):
+                hint = (
+                    f" x has the batch shape {batch} and state.{name} {shape[:-1]}: they must be "
+                    "equal (lstm_step does not broadcast)."
                 )
-            if l > 0 and cell.input_size != out * directions:
-                raise ValueError(
-                    f"{where}.V has shape {tuple(cell.V.shape)}; expected "
-                    f"({out} + {out * directions}, {G * hidden}): layer {l} reads the "
-                    f"{directions} direction(s) of layer {l - 1}, {out * directions} features."
+            elif name == "c" and C != cell.hidden_size:
+                hint = (
+                    " With FGR (gate_recurrence), c carries the previous gate activations after "
+                    "the cell state: params.state_size units."
                 )
-            _check_extras(where, cell, hidden)
-        if layer[0].input_size != layer[-1].input_size:
+            else:
+                hint = " h and c have the batch shape of x, (*batch, features) -> (*batch, units)."
             raise ValueError(
-                f"the directions of params.layers[{l}] read different input sizes "
-                f"{[cell.input_size for cell in layer]}; both directions read the same input."
+                f"state.{name} has shape {shape}; expected (*batch, {label}) = {expected} for x "
+                f"of shape {tuple(x.shape)}.{hint}"
             )
-    if not jnp.issubdtype(jnp.dtype(params.layers[0][0].V.dtype), jnp.floating):
-        raise TypeError(f"params have dtype {dtypes.pop()}; expected a floating dtype.")
-    return params
+        if part.dtype != dtype:
+            raise TypeError(
+                f"state.{name} has dtype {part.dtype}; expected the params' dtype {dtype}. "
+                f"Hint: state.{name}.astype(jnp.{dtype})."
+            )
+    return LSTMState(h, c), x
 
 
 def _check_extras(where: str, cell: CellParams, hidden: int) -> None:
@@ -247,6 +349,7 @@ def check_options(
     reverse: bool,
     dropout: float,
     key: Array | None,
+    deterministic: bool,
     unroll: int | bool,
     remat: object,
     impl: object,
@@ -259,10 +362,15 @@ def check_options(
         )
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must lie in [0, 1); got {dropout!r}.")
-    if dropout > 0.0 and key is None:
+    if not isinstance(deterministic, (bool, np.bool_)):
+        raise TypeError(
+            f"deterministic must be a Python bool (static: it selects the computation); got "
+            f"{deterministic!r}. Hint: deterministic=True for evaluation, False for training."
+        )
+    if dropout > 0.0 and key is None and not deterministic:
         raise ValueError(
             f"dropout={dropout} needs a PRNG key: pass key=jax.random.key(...) while training, "
-            "and dropout=0.0 for evaluation."
+            "and deterministic=True for evaluation."
         )
     if not isinstance(unroll, bool) and (not isinstance(unroll, (int, np.integer)) or unroll < 1):
         raise ValueError(
@@ -295,7 +403,8 @@ def check_matmul_dtype(matmul_dtype: object) -> jnp.dtype | None:
     return dtype
 
 
-def check_noise(recurrent_dropout: float, zoneout: object, key: Array | None) -> tuple[float, float]:
+def check_noise(recurrent_dropout: float, zoneout: object, key: Array | None,
+                deterministic: bool) -> tuple[float, float]:
     """Check the training-time noise options; returns the zoneout rates ``(z_c, z_h)``."""
     if not 0.0 <= recurrent_dropout < 1.0:
         raise ValueError(f"recurrent_dropout must lie in [0, 1); got {recurrent_dropout!r}.")
@@ -304,9 +413,10 @@ def check_noise(recurrent_dropout: float, zoneout: object, key: Array | None) ->
         raise ValueError(
             f"zoneout must be a rate in [0, 1] or a pair (z_c, z_h) of them; got {zoneout!r}."
         )
-    if (recurrent_dropout or any(rates)) and key is None:
+    if (recurrent_dropout or any(rates)) and key is None and not deterministic:
         raise ValueError(
             f"recurrent_dropout={recurrent_dropout} and zoneout={zoneout} need a PRNG key: pass "
-            "key=jax.random.key(...) while training, and 0 for evaluation."
+            "key=jax.random.key(...) while training, and deterministic=True (with the same "
+            "rates: zoneout then uses its expectation) for evaluation."
         )
     return float(rates[0]), float(rates[1])

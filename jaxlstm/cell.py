@@ -15,30 +15,53 @@ all computed by :func:`cell_update` and :func:`cell_output` after the one matmul
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import functools
 
 import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxlstm.params import CellParams
+from jaxlstm import _validate
+from jaxlstm.params import CellParams, LSTMState
 
-__all__ = ["LSTMState", "cell_output", "cell_update", "lstm_step", "matmul"]
-
-
-class LSTMState(NamedTuple):
-    """The recurrent state, ``h`` first (as PyTorch; Flax's carry is ``(c, h)``)."""
-
-    h: Array
-    c: Array
+__all__ = ["cell_output", "cell_update", "lstm_step", "matmul", "step"]
 
 
 def matmul(a: Array, b: Array, dtype=None) -> Array:
-    """``a @ b``; with ``dtype`` (e.g. ``jnp.bfloat16``), the operands are cast to it and the
-    products accumulated and returned in ``a``'s dtype: fast matrix units, full-precision state."""
+    """``a @ b`` for ``a`` of ``(..., K)`` and ``b`` of ``(K, N)``; with ``dtype`` (e.g.
+    ``jnp.bfloat16``), the operands are cast to it and the products accumulated and returned in
+    ``a``'s dtype: fast matrix units, full-precision state.
+
+    With ``dtype``, the backward pass casts the cotangent to ``dtype`` too, so both of its
+    matmuls also multiply ``dtype`` operands (autodiff of the forward alone would multiply the
+    full-precision cotangent by a ``dtype`` operand); for that, this is a ``jax.custom_vjp``,
+    and so it has no forward-mode derivative.
+    """
     if dtype is None:
         return a @ b
+    return _low_precision_matmul(jnp.dtype(dtype), jnp.dtype(b.dtype), a, b)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def _low_precision_matmul(dtype, b_dtype, a: Array, b: Array) -> Array:
     return jnp.matmul(a.astype(dtype), b.astype(dtype), preferred_element_type=a.dtype)
+
+
+def _low_precision_matmul_fwd(dtype, b_dtype, a, b):
+    a_low, b_low = a.astype(dtype), b.astype(dtype)
+    return jnp.matmul(a_low, b_low, preferred_element_type=a.dtype), (a_low, b_low)
+
+
+def _low_precision_matmul_bwd(dtype, b_dtype, residuals, g):
+    a_low, b_low = residuals
+    g_low = g.astype(dtype)
+    da = jnp.matmul(g_low, b_low.T, preferred_element_type=g.dtype)
+    K, N = b_low.shape
+    db = jnp.matmul(a_low.reshape(-1, K).T, g_low.reshape(-1, N), preferred_element_type=b_dtype)
+    return da, db
+
+
+_low_precision_matmul.defvjp(_low_precision_matmul_fwd, _low_precision_matmul_bwd)
 
 
 def lstm_step(
@@ -58,6 +81,11 @@ def lstm_step(
     Returns:
         ``(LSTMState(h', c'), h')``: the new state and the output, which is the new ``h``.
 
+    Raises:
+        TypeError, ValueError: at trace time (also under ``jit``), for params that are not one
+            cell (an ``LSTMParams`` stack: take ``params.layers[l][d]``), or an ``x``, ``h`` or
+            ``c`` whose size, batch shape or dtype does not fit the cell.
+
     Example:
         >>> import jax, jax.numpy as jnp, jaxlstm
         >>> cell = jaxlstm.init_cell(jax.random.key(0), input_size=2, hidden_size=3)
@@ -66,6 +94,13 @@ def lstm_step(
         >>> h.shape, c.shape, bool((y == h).all())
         ((3,), (3,), True)
     """
+    params = _validate.check_cell(params)
+    state, x = _validate.check_step(params, state, x)
+    return step(params, state, x, matmul_dtype=_validate.check_matmul_dtype(matmul_dtype))
+
+
+def step(params: CellParams, state: LSTMState, x: Array, *, matmul_dtype=None) -> tuple[LSTMState, Array]:
+    """:func:`lstm_step` without its checks: the body the sequence loops scan."""
     h, c = state
     z = matmul(jnp.concatenate([h, x], axis=-1), params.V, matmul_dtype)
     z = z + jnp.broadcast_to(params.b, z.shape)  # explicit: users may forbid rank promotion

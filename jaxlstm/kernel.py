@@ -42,8 +42,8 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxlstm.cell import LSTMState, cell_output, lstm_step, matmul
-from jaxlstm.params import CellParams
+from jaxlstm.cell import cell_output, matmul, step
+from jaxlstm.params import CellParams, LSTMState
 
 Impl = Literal["reference", "fused", "hoisted"]
 Remat = Literal["none", "step", "sqrt"]
@@ -77,12 +77,14 @@ def run(
         remat: ``"none"``, ``"step"`` or ``"sqrt"`` (see the module docstring).
         impl: ``"reference"``, ``"fused"`` or ``"hoisted"``.
         matmul_dtype: None, or the dtype of every matmul's operands (see ``cell.matmul``).
-        noise: training-time masks, or None: the variational recurrent-dropout mask
-            ``(*batch, H)`` that multiplies ``h`` where it enters the matmul, and the zoneout
-            masks ``(T, *batch, H)``, True where a unit keeps its previous value.
+        noise: a :class:`Noise`, or None: the variational recurrent-dropout mask
+            ``(*batch, P)`` that multiplies ``h`` where it enters the matmul, and the zoneout
+            masks ``(T, *batch, P)`` for ``h`` and ``(T, *batch, C)`` for ``c``, True where a
+            unit keeps its previous value; or, at evaluation, zoneout's rates.
 
     Returns:
-        ``(ys, final_state)`` with ``ys`` of shape ``(T, *batch, H)``.
+        ``(ys, final_state)`` with ``ys`` of shape ``(T, *batch, P)`` (``P`` is the size of
+        ``h``: ``proj_size`` with a projection, else ``H``).
     """
     T, batch = xs.shape[0], xs.shape[1:-1]
     B = math.prod(batch)
@@ -91,10 +93,10 @@ def run(
     h0, c0 = state.h.reshape(B, P), state.c.reshape(B, C)
     mask = None if mask is None else mask.reshape(T, B)
     noise = Noise() if noise is None else noise
-    noise = Noise(
-        None if noise.recurrent is None else noise.recurrent.reshape(B, P),
-        None if noise.keep_h is None else noise.keep_h.reshape(T, B, P),
-        None if noise.keep_c is None else noise.keep_c.reshape(T, B, C),
+    noise = noise._replace(
+        recurrent=None if noise.recurrent is None else noise.recurrent.reshape(B, P),
+        keep_h=None if noise.keep_h is None else noise.keep_h.reshape(T, B, P),
+        keep_c=None if noise.keep_c is None else noise.keep_c.reshape(T, B, C),
     )
     if impl == "reference":
         ys, (h, c) = _reference(cell, xs, LSTMState(h0, c0), mask, noise, reverse, unroll, remat, matmul_dtype)
@@ -106,37 +108,70 @@ def run(
 
 
 class Noise(NamedTuple):
-    """Training-time masks of one layer and direction; None where unused.
+    """The noise of one layer and direction: training-time masks, or zoneout's expectation at
+    evaluation; None where unused.
 
     Attributes:
-        recurrent: ``(B, H)``, the variational dropout mask (0 or 1 / keep probability) that
+        recurrent: ``(B, P)``, the variational dropout mask (0 or 1 / keep probability) that
             multiplies ``h(t-1)`` where it enters the matmul, the same at every step.
-        keep_h: ``(T, B, H)`` booleans, True where zoneout keeps ``h(t-1)`` for ``h(t)``.
-        keep_c: ``(T, B, H)`` booleans, the same for ``c``.
+        keep_h: ``(T, B, P)`` booleans, True where zoneout keeps ``h(t-1)`` for ``h(t)``.
+        keep_c: ``(T, B, C)`` booleans, the same for ``c``.
+        rate_h: ``(1, P)``, zoneout's expectation at evaluation (Krueger et al. 2016): every
+            step mixes ``h(t) = z h(t-1) + (1 - z) h~(t)`` with these rates ``z``.
+        rate_c: ``(1, C)``, the same for ``c`` (0 for FGR's gate activations after the cell
+            state, which zoneout never keeps).
     """
 
     recurrent: Array | None = None
     keep_h: Array | None = None
     keep_c: Array | None = None
+    rate_h: Array | None = None
+    rate_c: Array | None = None
+
+    def zoneout_at(self, keep_h: Array | None, keep_c: Array | None) -> tuple[Array | None, Array | None]:
+        """What zones out one step: its scanned masks, or the rates at evaluation."""
+        if self.rate_h is not None:
+            return self.rate_h, self.rate_c
+        return keep_h, keep_c
+
+    @property
+    def zoneout(self) -> bool:
+        return self.keep_h is not None or self.rate_h is not None
 
 
 def _zone_out(new: Array, old: Array, keep: Array | None) -> Array:
-    return new if keep is None else jnp.where(keep, old, new)
+    """``new``, or zoneout of it: ``old`` where the mask ``keep`` is True (training), or the mix
+    ``keep * old + (1 - keep) * new`` for rates ``keep`` (the expectation, at evaluation)."""
+    if keep is None:
+        return new
+    if keep.dtype == jnp.bool_:
+        return jnp.where(keep, old, new)
+    return keep * old + (1 - keep) * new
+
+
+def _split_zoneout(d: Array, keep: Array) -> tuple[Array, Array]:
+    """The cotangent ``d`` of a zoned-out state, split as :func:`_zone_out` mixed it: the part
+    through the fresh update, and the part straight back to the previous state."""
+    if keep.dtype == jnp.bool_:
+        zeros = jnp.zeros_like(d)
+        return jnp.where(keep, zeros, d), jnp.where(keep, d, zeros)
+    return (1 - keep) * d, keep * d
 
 
 # --- the reference: scan of lstm_step, differentiated by JAX -------------------------------------
 
 
 def _reference(cell, xs, state, mask, noise, reverse, unroll, remat, matmul_dtype):
-    step = functools.partial(lstm_step, cell, matmul_dtype=matmul_dtype)
+    cell_step = functools.partial(step, cell, matmul_dtype=matmul_dtype)
     if remat == "step":
-        step = jax.checkpoint(step)
+        cell_step = jax.checkpoint(cell_step)
 
     def body(carry, inputs):
         x, valid, keep_h, keep_c = inputs
+        keep_h, keep_c = noise.zoneout_at(keep_h, keep_c)
         h, c = carry
         h_in = h if noise.recurrent is None else h * noise.recurrent
-        (h_new, c_new), _ = step(LSTMState(h_in, c), x)
+        (h_new, c_new), _ = cell_step(LSTMState(h_in, c), x)
         new = LSTMState(_zone_out(h_new, h, keep_h), _zone_out(c_new, c, keep_c))
         if valid is None:
             return new, new.h
@@ -221,6 +256,7 @@ def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, noise: Noise, 
     def step(carry, step_inputs):
         h, c = carry
         x, valid, keep_h, keep_c = step_inputs
+        keep_h, keep_c = noise.zoneout_at(keep_h, keep_c)
         h_in = h if noise.recurrent is None else h * noise.recurrent
         if config.hoist:
             z = config.mm(h_in, U) + x
@@ -252,7 +288,7 @@ def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, noise: Noise, 
 def _explicit(cell: CellParams, noise: Noise) -> bool:
     """Whether the step's backward is the written-out vanilla one (else ``jax.vjp`` of
     ``cell_update``): the vanilla cell without zoneout, whose saved ``c`` is the cell's own."""
-    return cell.variant.is_vanilla and noise.keep_h is None
+    return cell.variant.is_vanilla and not noise.zoneout
 
 
 def _previous(seq: Array, first: Array, reverse: bool) -> Array:
@@ -298,6 +334,7 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
     def step(carry, step_inputs):
         dh, dc, d_extras = carry
         saved, h_prev, x, c, c_prev, dy, valid, keep_h, keep_c = step_inputs
+        keep_h, keep_c = noise.zoneout_at(keep_h, keep_c)
         if saved is None:
             h_in = h_prev if noise.recurrent is None else h_prev * noise.recurrent
             z = config.mm(jnp.concatenate([h_in, x], axis=-1), V) + bias
@@ -305,9 +342,8 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
         valid = None if valid is None else valid[:, None]
         dh_step, dc_step = dh + dy, dc
         if keep_h is not None:  # zoneout: kept units pass their gradient straight back
-            zeros = jnp.zeros_like(dh_step), jnp.zeros_like(dc_step)
-            kept_h, kept_c = jnp.where(keep_h, dh_step, zeros[0]), jnp.where(keep_c, dc_step, zeros[1])
-            dh_step, dc_step = jnp.where(keep_h, zeros[0], dh_step), jnp.where(keep_c, zeros[1], dc_step)
+            dh_step, kept_h = _split_zoneout(dh_step, keep_h)
+            dc_step, kept_c = _split_zoneout(dc_step, keep_c)
         if explicit:
             dz, dc_prev = _vanilla_step_grads(saved, c, c_prev, dh_step, dc_step)
         else:
@@ -442,7 +478,7 @@ def _sqrt_forward(config, cell, xs, h0, c0, mask, noise):
 
     def chunk(carry, chunk_inputs):
         x, valid, keep_h, keep_c = chunk_inputs
-        chunk_noise = Noise(noise.recurrent, keep_h, keep_c)
+        chunk_noise = noise._replace(keep_h=keep_h, keep_c=keep_c)
         hs, _, _, h, c = _forward(config, cell, x, *carry, valid, chunk_noise, save=False)
         return (h, c), (hs, carry)
 
@@ -461,7 +497,7 @@ def _sqrt_backward(config, cell, xs, mask, noise, boundaries, dys, dh, dc):
     def chunk(carry, chunk_inputs):
         dh, dc, d_cell = carry
         (x, valid, keep_h, keep_c, dy), (h0, c0) = chunk_inputs
-        chunk_noise = Noise(noise.recurrent, keep_h, keep_c)
+        chunk_noise = noise._replace(keep_h=keep_h, keep_c=keep_c)
         hs, cs, saved, _, _ = _forward(config, cell, x, h0, c0, valid, chunk_noise, save=True)
         hs_prev = _previous(hs, h0, config.reverse)
         cs_prev = _previous(cs, c0, config.reverse)

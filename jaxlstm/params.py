@@ -1,4 +1,4 @@
-"""Parameter pytrees and their initialisers.
+"""Parameter and state pytrees, and the parameters' initialisers.
 
 One layer and direction of an LSTM is a :class:`CellParams`: the stacked kernel ``V`` of shape
 ``(H + I, 4H)`` and the bias ``b`` of shape ``(4H,)``. Rows ``[:H]`` of ``V`` act on ``h(t-1)``
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -21,9 +21,16 @@ from jax import Array
 
 from jaxlstm.variant import Variant, as_variant
 
-__all__ = ["CellParams", "LSTMParams", "init", "init_cell", "param_count"]
+__all__ = ["CellParams", "LSTMParams", "LSTMState", "init", "init_cell", "param_count"]
 
 Init = Literal["pytorch", "keras"]
+
+
+class LSTMState(NamedTuple):
+    """The recurrent state, ``h`` first (as PyTorch; Flax's carry is ``(c, h)``)."""
+
+    h: Array
+    c: Array
 
 
 @jax.tree_util.register_dataclass
@@ -127,6 +134,30 @@ def _check_size(name: str, value: object) -> int:
     return int(value)
 
 
+def _check_key(key: object) -> None:
+    dtype, shape = getattr(key, "dtype", None), getattr(key, "shape", None)
+    typed = dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key) and shape == ()
+    raw = dtype == jnp.uint32 and shape == (2,)  # the legacy jax.random.PRNGKey
+    if not (typed or raw):
+        got = type(key).__name__ if dtype is None else f"an array of dtype {dtype} and shape {tuple(shape)}"
+        raise TypeError(
+            f"key must be one PRNG key, e.g. jax.random.key(0); got {got}. Hint: split a key "
+            "for several calls (jax.random.split), or pass keys[i] of a batch of keys."
+        )
+
+
+def _check_flag(name: str, value: object) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}.")
+    return bool(value)
+
+
+def _check_real(name: str, value: object) -> None:
+    scalar_array = getattr(value, "shape", None) == () and jnp.issubdtype(getattr(value, "dtype", None), jnp.number)
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) or scalar_array):
+        raise TypeError(f"{name} must be a real number such as 1.0; got {value!r}.")
+
+
 def _check_dtype(dtype) -> jnp.dtype:
     dtype = jnp.dtype(dtype)
     if not jnp.issubdtype(dtype, jnp.floating):
@@ -181,8 +212,10 @@ def init_cell(
         >>> cell.V.shape, cell.b.shape
         ((5, 12), (12,))
     """
+    _check_key(key)
     input_size = _check_size("input_size", input_size)
     hidden_size = _check_size("hidden_size", hidden_size)
+    _check_real("forget_bias", forget_bias)
     dtype = _check_dtype(dtype)
     variant = as_variant(variant)
     k_u, k_w, k_b, k_p, k_proj = jax.random.split(key, 5)
@@ -269,9 +302,10 @@ def init(
         >>> [[cell.V.shape for cell in layer] for layer in params.layers]
         [[(24, 64), (24, 64)], [(48, 64), (48, 64)]]
     """
+    _check_key(key)
     num_layers = _check_size("num_layers", num_layers)
     hidden_size = _check_size("hidden_size", hidden_size)
-    directions = 2 if bidirectional else 1
+    directions = 2 if _check_flag("bidirectional", bidirectional) else 1
     output_size = as_variant(variant).proj_size or hidden_size
     keys = jax.random.split(key, (num_layers, directions))
     layers = tuple(

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from jaxlstm import _validate, kernel
-from jaxlstm.cell import LSTMState
+from jaxlstm.params import LSTMState
 from jaxlstm.params import CellParams, LSTMParams
 
 __all__ = ["lstm"]
@@ -33,6 +33,7 @@ def lstm(
     recurrent_dropout: float = 0.0,
     zoneout: float | tuple[float, float] = 0.0,
     key: Array | None = None,
+    deterministic: bool = False,
     unroll: int | bool = 1,
     remat: bool | Literal["step", "sqrt"] = False,
     impl: Literal["auto", "reference", "fused", "hoisted"] = "auto",
@@ -58,16 +59,22 @@ def lstm(
         reverse: run a unidirectional stack from the last step to the first; ``ys`` stay
             aligned with ``xs``.
         dropout: the probability of zeroing each output of every layer but the last (as
-            ``torch.nn.LSTM(dropout=...)`` in training mode); needs ``key``. 0 for evaluation.
+            ``torch.nn.LSTM(dropout=...)`` in training mode); needs ``key``, unless ``deterministic``.
         recurrent_dropout: variational dropout of the recurrence (Gal & Ghahramani 2016): each
             unit of ``h(t-1)`` is zeroed, where it enters the matmul, with this probability,
             by one mask per sequence, layer and direction, the same at every step (the kept
-            units scaled by ``1 / (1 - p)``). Needs ``key``; 0 for evaluation.
+            units scaled by ``1 / (1 - p)``). Needs ``key``, unless ``deterministic``.
         zoneout: Krueger et al. (2016): at each step each unit keeps its previous value with
             this probability instead of updating; a pair ``(z_c, z_h)`` gives the rates for
             ``c`` and ``h`` apart (the paper's 0.5 and 0.05 for language models). Needs
-            ``key``; 0 for evaluation, where every unit updates.
+            ``key``, unless ``deterministic``.
         key: the PRNG key for ``dropout``, ``recurrent_dropout`` and ``zoneout``.
+        deterministic: evaluation mode, as Flax's ``deterministic``: no dropout and no
+            recurrent dropout, and zoneout replaced by its expectation (Krueger et al. 2016),
+            ``h(t) = z_h h(t-1) + (1 - z_h) h~(t)`` and ``c(t) = z_c c(t-1) + (1 - z_c) c~(t)``
+            at every step, where ``h~, c~`` are the cell's fresh update; no key is needed.
+            Evaluate a model trained with zoneout with its training rates and
+            ``deterministic=True``: with ``zoneout=0`` it would be a different model.
         unroll: passed to ``jax.lax.scan``: how many steps each loop iteration runs.
         remat: trade compute for memory in the backward pass. ``False`` saves the gates and
             state of every step; ``True`` or ``"step"`` saves only the state and recomputes
@@ -76,12 +83,16 @@ def lstm(
         impl: how the loop is computed; every choice gives the same values and gradients.
             ``"reference"`` is ``jax.lax.scan`` of :func:`jaxlstm.lstm_step` under autodiff;
             ``"fused"`` runs the same step with a hand-written backward pass; ``"hoisted"``
-            computes ``x @ W + b`` for all steps before the loop. ``"auto"`` picks the
-            fastest for the shapes and backend, as measured in ``experiments/benchmarks.md``.
+            computes ``x @ W + b`` for all steps before the loop. ``"auto"`` picks
+            ``"hoisted"`` for the vanilla cell when the ``(T, *batch, 4H)`` buffer of input
+            projections is at most 8 MiB, else ``"fused"``: the fastest on CPU as measured in
+            ``experiments/benchmarks.md``. It applies the same rule on every backend (no GPU
+            or TPU has been measured yet).
         matmul_dtype: None (the params' dtype), or a lower precision such as ``jnp.bfloat16``
             for the operands of every matmul, forward and backward, accumulated in the params'
             dtype; the state, the gate arithmetic and the gradients stay in the params' dtype.
-            For accelerators with fast bfloat16 matrix units.
+            For accelerators with fast bfloat16 matrix units. Reverse-mode only, on every
+            ``impl`` (see :func:`jaxlstm.cell.matmul`).
 
     Returns:
         ``(ys, state)``: ``ys`` of shape ``(T, *batch, num_directions * output_size)``, the
@@ -99,8 +110,10 @@ def lstm(
     """
     params = _validate.as_stack(params)
     xs = _validate.check_xs(params, xs)
-    remat, impl = _validate.check_options(params, reverse, dropout, key, unroll, remat, impl)
-    zoneout_c, zoneout_h = _validate.check_noise(recurrent_dropout, zoneout, key)
+    remat, impl = _validate.check_options(params, reverse, dropout, key, deterministic, unroll, remat, impl)
+    zoneout_c, zoneout_h = _validate.check_noise(recurrent_dropout, zoneout, key, deterministic)
+    if deterministic:
+        dropout = recurrent_dropout = 0.0
     matmul_dtype = _validate.check_matmul_dtype(matmul_dtype)
     if impl == "auto":
         impl = kernel.auto_impl(xs.shape, params.layers[0][0], xs.dtype.itemsize)
@@ -136,8 +149,12 @@ def lstm(
         outputs = []
         for d, cell in enumerate(layer):
             index = l * directions + d
-            noise = _noise(keys[1:], index, xs.shape[0], batch, (cell.output_size, cell.hidden_size, cell.state_size),
-                           xs.dtype, recurrent_dropout, zoneout_c, zoneout_h)
+            sizes = (cell.output_size, cell.hidden_size, cell.state_size)
+            if deterministic:
+                noise = _expected_zoneout(sizes, xs.dtype, zoneout_c, zoneout_h)
+            else:
+                noise = _noise(keys[1:], index, xs.shape[0], batch, sizes, xs.dtype, recurrent_dropout,
+                               zoneout_c, zoneout_h)
             ys, (h, c) = kernel.run(
                 cell,
                 layer_input,
@@ -176,6 +193,16 @@ def _noise(keys, index, steps, batch, sizes, dtype, recurrent_dropout, zoneout_c
             keep_c = jnp.concatenate([keep_c, jnp.zeros((steps, *batch, state_size - c_size), bool)], axis=-1)
         keep_h = jax.random.bernoulli(k_h, zoneout_h, (steps, *batch, h_size))
     return kernel.Noise(recurrent, keep_h, keep_c)
+
+
+def _expected_zoneout(sizes, dtype, zoneout_c, zoneout_h) -> kernel.Noise | None:
+    """Zoneout's expectation at evaluation: the rates of ``h`` and ``c`` as ``(1, size)`` rows
+    (0 for FGR's gate activations, which zoneout never keeps), or None without zoneout."""
+    if not (zoneout_c or zoneout_h):
+        return None
+    h_size, c_size, state_size = sizes
+    rate_c = jnp.concatenate([jnp.full((1, c_size), zoneout_c, dtype), jnp.zeros((1, state_size - c_size), dtype)], axis=-1)
+    return kernel.Noise(rate_h=jnp.full((1, h_size), zoneout_h, dtype), rate_c=rate_c)
 
 
 def _dropout(key: Array, xs: Array, rate: float) -> Array:

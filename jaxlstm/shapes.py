@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm.cell import LSTMState, lstm_step
-from jaxlstm.params import init_cell
+from jaxlstm.cell import lstm_step
+from jaxlstm.params import LSTMState, init_cell
 
 __all__ = ["walk_shapes"]
 

@@ -4,7 +4,7 @@ Each ``run_*`` builds the framework's own LSTM with its own random weights, runs
 seeded input and returns, as numpy: its weights in its own layout (under ``w|``), the input
 ``xs`` (T, B, I), the initial ``h0``, ``c0`` (B, H) and its outputs ``ys`` (T, B, H), ``h``,
 ``c``. Flax and ``jax.experimental.rnn`` always import; Equinox, Haiku and Keras are recorded in
-``fixtures/frameworks.npz`` by ``make_framework_fixtures.py``.
+``fixtures/frameworks.npz`` by ``tools/make_framework_fixtures.py``.
 """
 
 import numpy as np

@@ -101,11 +101,15 @@ CASES = {
         ValueError, r"reverse=True with a bidirectional stack.*Hint",
     ),
     "dropout out of range": (dict(dropout=1.0), ValueError, r"dropout must lie in \[0, 1\); got 1\.0"),
-    "dropout without a key": (dict(dropout=0.1), ValueError, r"dropout=0\.1 needs a PRNG key.*dropout=0\.0 for evaluation"),
+    "dropout without a key": (dict(dropout=0.1), ValueError, r"dropout=0\.1 needs a PRNG key.*deterministic=True for evaluation"),
     "unroll of zero": (dict(unroll=0), ValueError, r"unroll must be a positive integer or a bool.*got 0"),
     "remat of an unknown scheme": (dict(remat="chunks"), ValueError, r"remat must be False, True \(= 'step'\) or 'sqrt'; got 'chunks'"),
     "impl of an unknown name": (dict(impl="cudnn"), ValueError, r"impl must be one of \('auto', .*\); got 'cudnn'"),
     "integer matmul_dtype": (dict(matmul_dtype=jnp.int8), TypeError, r"matmul_dtype must be None or a floating dtype .*; got"),
+    "deterministic that is not a bool": (
+        dict(zoneout=0.1, deterministic=jnp.array(True)), TypeError,
+        r"deterministic must be a Python bool \(static: it selects the computation\); got .*Hint",
+    ),
 }
 
 
@@ -132,3 +136,120 @@ def test_error_under_jit_is_raised_at_trace_time(case):
 def test_seq_lengths_values_are_not_checked_when_traced():
     ys, _ = jax.jit(lambda n: call(seq_lengths=n))(jnp.array([T, 2, 0]))
     assert ys.shape == (T, B, H)
+
+
+# ---------------------------------------------------------------- lstm_step
+
+CELL = PARAMS.layers[0][0]
+STEP_STATE = jaxlstm.LSTMState(jnp.zeros((B, H)), jnp.zeros((B, H)))
+X = jnp.ones((B, I))
+FGR = jaxlstm.init_cell(jax.random.key(1), I, H, variant="FGR")
+LSTMP = jaxlstm.init_cell(jax.random.key(1), I, H, variant=jaxlstm.Variant(proj_size=2))
+
+STEP_CASES = {
+    "a stack where a cell is expected": (
+        dict(params=PARAMS), TypeError,
+        r"params is an LSTMParams stack of 2 layer\(s\) with 1 direction\(s\); lstm_step takes the "
+        r"CellParams of one layer and direction\. Hint: params\.layers\[l\]\[d\].*jaxlstm\.lstm\(params, x\[None\]",
+    ),
+    "params of the wrong type": (
+        dict(params={"V": CELL.V}), TypeError, r"params must be the CellParams of jaxlstm\.init_cell.*got dict",
+    ),
+    "a cell whose V and b do not fit": (
+        dict(params=dataclasses.replace(CELL, b=CELL.b[:-1])), ValueError,
+        r"params\.b has shape \(23,\); expected \(4H,\) = \(24,\) for the gates ifgo",
+    ),
+    "x of the wrong feature size": (
+        dict(x=jnp.ones((B, I + 1))), ValueError,
+        r"x has shape \(3, 5\); expected \(\*batch, 4\): its last axis must be the cell's input size 4\. Hint",
+    ),
+    "x without a feature axis": (dict(x=jnp.ones(())), ValueError, r"x has shape \(\); expected \(\*batch, 4\).*x\[None\]"),
+    "x and state of different batch shapes": (
+        dict(x=jnp.ones((2, I))), ValueError,
+        r"state\.h has shape \(3, 6\); expected \(\*batch, hidden_size\) = \(2, 6\) for x of shape \(2, 4\)\. "
+        r"x has the batch shape \(2,\) and state\.h \(3,\): they must be equal",
+    ),
+    "c of the wrong size": (
+        dict(state=jaxlstm.LSTMState(STEP_STATE.h, jnp.zeros((B, H - 1)))), ValueError,
+        r"state\.c has shape \(3, 5\); expected \(\*batch, hidden_size\) = \(3, 6\)",
+    ),
+    "lstm's stacked state": (
+        dict(state=jaxlstm.LSTMState(STEP_STATE.h[None], STEP_STATE.c[None])), ValueError,
+        r"state\.h has shape \(1, 3, 6\); expected .* = \(3, 6\).*without the leading layer axis.*LSTMState\(h\[k\], c\[k\]\)",
+    ),
+    "a whole sequence": (
+        dict(x=jnp.ones((T, B, I))), ValueError,
+        r"state\.h has shape \(3, 6\); expected .* = \(5, 3, 6\).*x looks like a whole sequence.*x\[t\].*jaxlstm\.lstm",
+    ),
+    "Flax's carry order with a projection": (
+        dict(params=LSTMP, state=(jnp.zeros((B, H)), jnp.zeros((B, 2)))), ValueError,
+        r"state\.h has shape \(3, 6\); expected \(\*batch, proj_size\) = \(3, 2\).*h and c look swapped",
+    ),
+    "FGR's c without the gate activations": (
+        dict(params=FGR), ValueError,
+        r"state\.c has shape \(3, 6\); expected \(\*batch, state_size\) = \(3, 24\).*previous gate activations",
+    ),
+    "integer x": (dict(x=jnp.ones((B, I), jnp.int32)), TypeError, r"x has dtype int32; expected a floating dtype.*one_hot"),
+    "x of another float dtype": (
+        dict(x=X.astype(jnp.bfloat16)), TypeError, r"x has dtype bfloat16 but params have dtype float32.*Hint: x\.astype",
+    ),
+    "state of another dtype": (
+        dict(state=jaxlstm.LSTMState(STEP_STATE.h.astype(jnp.bfloat16), STEP_STATE.c)), TypeError,
+        r"state\.h has dtype bfloat16; expected the params' dtype float32\. Hint: state\.h\.astype",
+    ),
+    "state that is not a pair": (dict(state=STEP_STATE.h), TypeError, r"state must be a pair \(h, c\).*h first"),
+    "integer matmul_dtype": (dict(matmul_dtype=jnp.int8), TypeError, r"matmul_dtype must be None or a floating dtype"),
+}
+
+
+def step(params=CELL, state=STEP_STATE, x=X, **kwargs):
+    return jaxlstm.lstm_step(params, state, x, **kwargs)
+
+
+@pytest.mark.parametrize("case", sorted(STEP_CASES))
+def test_lstm_step_error(case):
+    kwargs, error, match = STEP_CASES[case]
+    with pytest.raises(error, match=match):
+        step(**kwargs)
+
+
+@pytest.mark.parametrize("case", ["x of the wrong feature size", "x and state of different batch shapes",
+                                  "c of the wrong size", "a stack where a cell is expected"])
+def test_lstm_step_error_under_jit_is_raised_at_trace_time(case):
+    kwargs, error, match = STEP_CASES[case]
+    args = {"params": CELL, "state": STEP_STATE, "x": X, **kwargs}
+    with pytest.raises(error, match=match):
+        jax.jit(jaxlstm.lstm_step)(args["params"], args["state"], args["x"])
+
+
+def test_lstm_does_not_run_the_step_checks_in_its_loop(monkeypatch):
+    """The loops scan the unvalidated step: lstm checks its inputs once, up front."""
+    def refuse(*args):
+        raise AssertionError("lstm called the checks of lstm_step")
+
+    monkeypatch.setattr(jaxlstm._validate, "check_step", refuse)
+    monkeypatch.setattr(jaxlstm._validate, "check_cell", refuse)
+    for impl in ("reference", "fused", "hoisted"):
+        jax.grad(lambda p: call(p, impl=impl)[0].sum())(PARAMS)
+
+
+# ---------------------------------------------------------------- init and the converters
+
+@pytest.mark.parametrize(("call", "error", "match"), [
+    (lambda: jaxlstm.init(0, I, H), TypeError, r"key must be one PRNG key, e\.g\. jax\.random\.key\(0\); got int\. Hint"),
+    (lambda: jaxlstm.init(jax.random.split(jax.random.key(0)), I, H), TypeError,
+     r"key must be one PRNG key.*got an array of dtype key<fry> and shape \(2,\).*keys\[i\]"),
+    (lambda: jaxlstm.init_cell(jnp.zeros(3), I, H), TypeError, r"key must be one PRNG key.*dtype float32 and shape \(3,\)"),
+    (lambda: jaxlstm.init(jax.random.key(0), I, H, bidirectional="yes"), TypeError,
+     r"bidirectional must be True or False; got 'yes'"),
+    (lambda: jaxlstm.init(jax.random.key(0), I, H, forget_bias="1"), TypeError,
+     r"forget_bias must be a real number such as 1\.0; got '1'"),
+    (lambda: jaxlstm.interop.to_torch({"weight_ih_l0": np.zeros((4, 2))}), TypeError,
+     r"params must be jaxlstm's LSTMParams \(jaxlstm\.init\) or CellParams \(jaxlstm\.init_cell\); got dict\. "
+     r"Hint: to bring PyTorch's weights into jaxlstm, use the matching from_ converter"),
+    (lambda: jaxlstm.interop.to_keras([np.zeros((2, 4))]), TypeError, r"params must be jaxlstm's LSTMParams.*got list.*Keras"),
+    (lambda: jaxlstm.interop.to_tf1(PARAMS), ValueError, r"TF1 LSTMCell holds one cell; got a stack of 2 layers"),
+])
+def test_init_and_converter_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

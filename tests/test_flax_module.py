@@ -85,6 +85,60 @@ def test_linen_lstm_equals_functional(num_layers, bidirectional, variant, time_m
     assert_trees_equal(final, final_ref)
 
 
+def functional_loss(ys, final):
+    return jnp.sum(jnp.sin(ys)) + jnp.sum(final.h * final.c)
+
+
+@pytest.mark.parametrize("num_layers, bidirectional, variant, time_major, batch", CONFIGS[1:3])
+def test_nnx_and_linen_lstm_gradients_equal_functional(num_layers, bidirectional, variant, time_major, batch):
+    options = dict(num_layers=num_layers, bidirectional=bidirectional, variant=variant, time_major=time_major)
+    model = LSTM(I, H, **options, rngs=nnx.Rngs(0))
+    params = model.lstm_params
+    xs, xs_tm, lengths, state = inputs(params, time_major, batch)
+    loss = lambda p, xs, state: functional_loss(*jaxlstm.lstm(p, xs, state, seq_lengths=lengths))
+    expected = jax.grad(loss, argnums=(0, 1, 2))(params, xs_tm, state)
+
+    graphdef, weights, rest = nnx.split(model, nnx.Param, ...)
+    nnx_loss = lambda w, xs, state: functional_loss(*nnx.merge(graphdef, w, rest)(xs, state, seq_lengths=lengths))
+    d_weights, dxs, dstate = jax.grad(nnx_loss, argnums=(0, 1, 2))(weights, xs, state)
+    assert_trees_equal(nnx.merge(graphdef, d_weights, rest).lstm_params, expected[0])
+    np.testing.assert_array_equal(dxs, to_layout(expected[1], time_major))
+    assert_trees_equal(dstate, expected[2])
+
+    linen = jlinen.LSTM(H, **options)
+    variables = {"params": {"lstm_params": params}}
+    linen_loss = lambda v, xs, state: functional_loss(*linen.apply(v, xs, state, seq_lengths=lengths))
+    d_variables, dxs, dstate = jax.grad(linen_loss, argnums=(0, 1, 2))(variables, xs, state)
+    assert_trees_equal(d_variables["params"]["lstm_params"], expected[0])
+    np.testing.assert_array_equal(dxs, to_layout(expected[1], time_major))
+    assert_trees_equal(dstate, expected[2])
+
+
+def test_cell_wrappers_gradients_equal_functional(x64):
+    """nnx.RNN and linen.RNN of jaxlstm's cells: the gradients of jaxlstm.lstm on the reference
+    path (a scan of lstm_step, as Flax's RNN runs), float64."""
+    cell = jaxlstm.init_cell(jax.random.key(6), I, H, variant="peephole", dtype=jnp.float64)
+    xs = jnp.asarray(np.random.default_rng(10).normal(size=(T, B, I)))
+    loss = lambda cell, xs: functional_loss(*jaxlstm.lstm(cell, xs, impl="reference"))
+    expected = jax.grad(loss, argnums=(0, 1))(cell, xs)
+
+    def flax_loss(carry_and_ys):
+        (c, h), ys = carry_and_ys
+        return functional_loss(ys, jaxlstm.LSTMState(h[None], c[None]))
+
+    module = LSTMCell.from_params(cell)
+    graphdef, weights = nnx.split(module)
+    nnx_loss = lambda w, xs: flax_loss(nnx.RNN(nnx.merge(graphdef, w), time_major=True, return_carry=True)(xs))
+    d_weights, dxs = jax.grad(nnx_loss, argnums=(0, 1))(weights, xs)
+    for a, b in zip(jax.tree.leaves((nnx.merge(graphdef, d_weights).cell_params, dxs)), jax.tree.leaves(expected)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+    rnn = nn.RNN(jlinen.LSTMCell(H, variant="peephole", dtype=jnp.float64), time_major=True, return_carry=True)
+    linen_loss = lambda cell, xs: flax_loss(rnn.apply({"params": {"cell": {"cell_params": cell}}}, xs))
+    for a, b in zip(jax.tree.leaves(jax.grad(linen_loss, argnums=(0, 1))(cell, xs)), jax.tree.leaves(expected)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_init_options_pass_through(x64):
     options = dict(num_layers=2, bidirectional=True, init="keras", forget_bias=2.5, variant="CIFG",
                    dtype=jnp.float64)
@@ -119,11 +173,18 @@ def test_from_params_takes_a_cell_and_options():
 NOISE = dict(dropout=0.3, recurrent_dropout=0.2, zoneout=(0.2, 0.1))
 
 
-def test_nnx_deterministic_equals_no_noise_and_training_is_reproducible():
+def evaluation(params, xs):
+    """``jaxlstm.lstm``'s evaluation mode with NOISE, batch-major: no dropout, zoneout's
+    expectation (which differs from no zoneout at all)."""
+    ys, state = jaxlstm.lstm(params, xs.swapaxes(0, 1), **NOISE, deterministic=True)
+    assert not np.allclose(ys, jaxlstm.lstm(params, xs.swapaxes(0, 1))[0])
+    return ys.swapaxes(0, 1), state
+
+
+def test_nnx_deterministic_is_the_evaluation_mode_and_training_is_reproducible():
     params = jaxlstm.init(jax.random.key(5), I, H, num_layers=2)
     xs = normal(1, (B, T, I))
-    clean, clean_state = jaxlstm.lstm(params, xs.swapaxes(0, 1))
-    clean = clean.swapaxes(0, 1)
+    clean, clean_state = evaluation(params, xs)
 
     model = LSTM.from_params(params, **NOISE, rngs=nnx.Rngs(dropout=11))
     np.testing.assert_array_equal(model(xs, deterministic=True)[0], clean)
@@ -152,14 +213,15 @@ def test_nnx_starts_deterministic_when_asked():
     params = jaxlstm.init(jax.random.key(5), I, H, num_layers=2)
     xs = normal(1, (B, T, I))
     model = LSTM.from_params(params, **NOISE, deterministic=True)  # no rngs: evaluation only
-    np.testing.assert_array_equal(model(xs)[0], jaxlstm.lstm(params, xs.swapaxes(0, 1))[0].swapaxes(0, 1))
+    np.testing.assert_array_equal(model(xs)[0], evaluation(params, xs)[0])
 
 
-def test_linen_deterministic_equals_no_noise_and_training_is_reproducible():
+def test_linen_deterministic_is_the_evaluation_mode_and_training_is_reproducible():
     model = jlinen.LSTM(H, num_layers=2, **NOISE)
     xs = normal(2, (B, T, I))
     variables = model.init(jax.random.key(0), xs, deterministic=True)
-    clean, _ = jaxlstm.lstm(variables["params"]["lstm_params"], xs.swapaxes(0, 1))
+    clean, _ = evaluation(variables["params"]["lstm_params"], xs)
+    clean = clean.swapaxes(0, 1)  # time-major, as the rest of this test compares
     np.testing.assert_array_equal(model.apply(variables, xs, deterministic=True)[0], clean.swapaxes(0, 1))
     as_attribute = jlinen.LSTM(H, num_layers=2, **NOISE, deterministic=True)
     np.testing.assert_array_equal(as_attribute.apply(variables, xs)[0], clean.swapaxes(0, 1))

@@ -10,7 +10,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import reference
 
 import jaxlstm
 from jaxlstm import interop
@@ -88,6 +87,7 @@ def run_live(name):
         return fc.RECORDED[name]()
 
 
+@pytest.mark.frameworks
 @pytest.mark.parametrize("name", sorted(fc.RECORDED))
 def test_live_framework(name):
     os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -96,6 +96,7 @@ def test_live_framework(name):
     assert_same_forward(CONVERT[name](fc.unflatten(case)), case)
 
 
+@pytest.mark.frameworks
 def test_recorded_cases_are_current():
     """Inputs in the record are today's; where all three frameworks import, so are the outputs."""
     for name in fc.RECORDED:
@@ -151,48 +152,6 @@ def test_run_time_forget_bias_round_trips_to_one_ulp(name):
         assert again.variant == cell.variant
         for a, b in zip(jax.tree.leaves(again), jax.tree.leaves(cell)):
             np.testing.assert_allclose(a, b, rtol=0, atol=np.finfo(np.float32).eps)
-
-
-def tf1_lstm_cell(weights, xs, h0, c0, forget_bias, cell_clip, proj_clip=None):
-    """TensorFlow 1's ``LSTMCell.call``, written from its documentation (TF is not installed here)."""
-    kernel, bias = weights["kernel"], weights["bias"]
-    h, c = np.asarray(h0, np.float64), np.asarray(c0, np.float64)
-    ys = []
-    for x in xs:
-        i, j, f, o = np.split(np.concatenate([x, h], -1) @ kernel + bias, 4, -1)
-        if "w_i_diag" in weights:
-            i, f = i + weights["w_i_diag"] * c, f + weights["w_f_diag"] * c
-        c = reference.sigmoid(f + forget_bias) * c + reference.sigmoid(i) * np.tanh(j)
-        if cell_clip is not None:
-            c = np.clip(c, -cell_clip, cell_clip)
-        if "w_o_diag" in weights:
-            o = o + weights["w_o_diag"] * c
-        h = reference.sigmoid(o) * np.tanh(c)
-        if "projection/kernel" in weights:
-            h = h @ weights["projection/kernel"]
-            if proj_clip is not None:
-                h = np.clip(h, -proj_clip, proj_clip)
-        ys.append(h)
-    return np.stack(ys), h, c
-
-
-@pytest.mark.parametrize("projection", [False, True])
-@pytest.mark.parametrize("peepholes", [False, True])
-def test_tf1_layout_against_its_documented_equations(peepholes, projection):
-    rng = np.random.default_rng(4)
-    I, H = 3, 4
-    P = 2 if projection else H
-    weights = {"kernel": rng.normal(size=(I + P, 4 * H)), "bias": rng.normal(size=4 * H)}
-    if peepholes:
-        weights |= {k: rng.normal(size=H) for k in ("w_i_diag", "w_f_diag", "w_o_diag")}
-    if projection:
-        weights["projection/kernel"] = rng.normal(size=(H, P))
-    weights = {k: v.astype(np.float32) for k, v in weights.items()}
-    xs, h0, c0 = rng.normal(size=(5, 2, I)), rng.normal(size=(2, P)), rng.normal(size=(2, H))
-    clips = dict(cell_clip=1.5, proj_clip=0.4 if projection else None)
-    case = dict(zip(("ys", "h", "c"), tf1_lstm_cell(weights, xs, h0, c0, forget_bias=0.7, **clips)))
-    case |= {"xs": xs.astype(np.float32), "h0": h0.astype(np.float32), "c0": c0.astype(np.float32)}
-    assert_same_forward(interop.from_tf1(weights, forget_bias=0.7, **clips), case)
 
 
 @pytest.mark.parametrize(("call", "match"), [

@@ -82,6 +82,7 @@ def test_from_torch_errors(state_dict, match):
         from_torch(state_dict)
 
 
+@pytest.mark.frameworks
 @pytest.mark.parametrize("proj_size", [0, 2])
 @pytest.mark.parametrize(("num_layers", "bidirectional"), STACKS)
 def test_to_torch_loads_into_torch_and_runs_the_same(num_layers, bidirectional, proj_size):

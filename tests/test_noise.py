@@ -56,13 +56,45 @@ def test_equations(x64):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=impl)
 
 
-@pytest.mark.parametrize("which", ["recurrent", "zoneout", "both"])
+def numpy_expected_zoneout(cell, xs, h0, c0, rates, lengths):
+    """Zoneout at evaluation (Krueger et al. 2016): each step mixes the previous state and the
+    fresh update by the rates, ``h(t) = z_h h(t-1) + (1 - z_h) h~(t)``, likewise ``c``."""
+    z_c, z_h = rates
+    sd = to_torch(cell)
+    weights = [np.asarray(sd[k + "_l0"], np.float64) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    ys = np.zeros((T, B, H))
+    h_n, c_n = np.zeros((B, H)), np.zeros((B, H))
+    for n in range(B):
+        h, c = np.asarray(h0[n]), np.asarray(c0[n])
+        for t in range(lengths[n]):
+            h_new, c_new = reference.step(weights, h, c, np.asarray(xs[t, n]))
+            h, c = z_h * h + (1 - z_h) * h_new, z_c * c + (1 - z_c) * c_new
+            ys[t, n] = h
+        h_n[n], c_n[n] = h, c
+    return ys, h_n, c_n
+
+
+@pytest.mark.parametrize("impl", ["reference", "fused", "hoisted"])
+@pytest.mark.parametrize("remat", [False, "step", "sqrt"])
+def test_zoneout_at_evaluation_is_its_expectation(x64, impl, remat):
+    cell, xs, h0, c0, _ = setup(4)
+    lengths = [7, 3, 0]
+    expected = numpy_expected_zoneout(cell, xs, h0, c0, (0.5, 0.05), lengths)
+    ys, (h, c) = jaxlstm.lstm(cell, xs, jaxlstm.LSTMState(h0[None], c0[None]), seq_lengths=jnp.array(lengths),
+                              zoneout=(0.5, 0.05), deterministic=True, impl=impl, remat=remat)
+    for a, b in zip((ys, h[0], c[0]), expected):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("which", ["recurrent", "zoneout", "both", "expectation"])
 def test_gradients_of_every_path_equal_the_reference(x64, which):
     cell, xs, h0, c0, noise = setup(1)
     if which == "recurrent":
         noise = kernel.Noise(recurrent=noise.recurrent)
     elif which == "zoneout":
         noise = kernel.Noise(keep_h=noise.keep_h, keep_c=noise.keep_c)
+    elif which == "expectation":
+        noise = kernel.Noise(rate_h=jnp.full((1, H), 0.3), rate_c=jnp.full((1, H), 0.6))
     mask = jnp.arange(T)[:, None] < jnp.array([7, 2, 5])[None]
 
     def grads(impl, remat, reverse):
@@ -94,12 +126,19 @@ def test_variants_take_noise_too(x64):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
-def test_off_at_evaluation_and_driven_by_the_key():
+def test_deterministic_mode_and_the_key():
     params = jaxlstm.init(jax.random.key(0), I, H, num_layers=2, bidirectional=True)
     xs = jax.random.normal(jax.random.key(1), (T, B, I))
     plain, _ = jaxlstm.lstm(params, xs)
     off, _ = jaxlstm.lstm(params, xs, recurrent_dropout=0.0, zoneout=0.0, key=jax.random.key(2))
     np.testing.assert_array_equal(off, plain)
+    # evaluation needs no key: dropout and recurrent dropout are off, zoneout is its expectation
+    evaluated, _ = jaxlstm.lstm(params, xs, dropout=0.3, recurrent_dropout=0.4, deterministic=True)
+    np.testing.assert_array_equal(evaluated, plain)
+    expected, _ = jaxlstm.lstm(params, xs, zoneout=0.3, deterministic=True)
+    assert not np.allclose(expected, plain)
+    with_key, _ = jaxlstm.lstm(params, xs, zoneout=0.3, key=jax.random.key(3), deterministic=True)
+    np.testing.assert_array_equal(with_key, expected)
     for options in (dict(recurrent_dropout=0.4), dict(zoneout=0.3), dict(zoneout=(0.5, 0.05))):
         one, _ = jaxlstm.lstm(params, xs, key=jax.random.key(3), **options)
         same, _ = jaxlstm.lstm(params, xs, key=jax.random.key(3), **options)
@@ -130,6 +169,19 @@ def test_errors(options, match):
     params = jaxlstm.init(jax.random.key(0), I, H)
     with pytest.raises(ValueError, match=match):
         jaxlstm.lstm(params, jnp.ones((T, B, I)), **options)
+
+
+def test_fgr_gate_activations_are_not_mixed_at_evaluation(x64):
+    """At evaluation FGR's carried gate activations are the fresh ones, whatever the rate of c."""
+    cell = jaxlstm.init_cell(jax.random.key(3), I, H, variant="FGR", dtype=jnp.float64)
+    _, xs, h0, c0, _ = setup(3)
+    c0 = jnp.concatenate([c0, jnp.full((B, 3 * H), 0.5)], axis=-1)
+    state = jaxlstm.LSTMState(h0[None], c0[None])
+    _, (h, c) = jaxlstm.lstm(cell, xs[:1], state, zoneout=(0.9, 0.2), deterministic=True)
+    (h_new, c_new), _ = jaxlstm.lstm_step(cell, jaxlstm.LSTMState(h0, c0), xs[0])
+    np.testing.assert_allclose(c[0, :, H:], c_new[:, H:], rtol=1e-12)
+    np.testing.assert_allclose(c[0, :, :H], 0.9 * c0[:, :H] + 0.1 * c_new[:, :H], rtol=1e-12)
+    np.testing.assert_allclose(h[0], 0.2 * h0 + 0.8 * h_new, rtol=1e-12)
 
 
 def test_fgr_gate_activations_are_never_zoned_out(x64):

@@ -1,7 +1,7 @@
 """Outputs, final state and gradients equal ``torch.nn.LSTM``'s with the same weights.
 
 Live against torch where it imports; against the committed fixtures (made by
-``make_torch_fixtures.py`` from the same cases) everywhere.
+``tools/make_torch_fixtures.py`` from the same cases) everywhere.
 """
 
 import pathlib
@@ -61,6 +61,7 @@ def test_equals_torch_fixture(name):
     compare(data, data, packed)
 
 
+@pytest.mark.frameworks
 @pytest.mark.parametrize("name", sorted(torch_cases.CASES))
 def test_equals_torch_live(name):
     pytest.importorskip("torch")
@@ -68,6 +69,7 @@ def test_equals_torch_live(name):
     compare(torch_cases.inputs(name), torch_cases.torch_reference(name), packed)
 
 
+@pytest.mark.frameworks
 @pytest.mark.parametrize("name", sorted(torch_cases.CASES))
 def test_fixture_is_current(name):
     """The committed fixture holds today's cases and, where torch imports, today's answers."""

@@ -2,7 +2,7 @@
 
 ``inputs(name)`` builds a case's weights, inputs and cotangents from a seeded NumPy generator, so
 they are the same on every machine; ``torch_reference(name)`` runs ``torch.nn.LSTM`` on them (it
-imports torch). ``make_torch_fixtures.py`` stores both in ``fixtures/torch_lstm.npz`` so the
+imports torch). ``tools/make_torch_fixtures.py`` stores both in ``fixtures/torch_lstm.npz`` so the
 comparison also runs where torch is not installed.
 """
 

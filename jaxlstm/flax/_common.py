@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax import Array
 
 import jaxlstm
-from jaxlstm.cell import LSTMState
+from jaxlstm.params import LSTMState
 from jaxlstm.params import CellParams, LSTMParams
 
 
@@ -44,7 +44,8 @@ def run(
     zoneout: float | tuple[float, float],
     **options,
 ) -> tuple[Array, LSTMState]:
-    """:func:`jaxlstm.lstm` on ``xs`` in the wrapper's layout, noise off when ``deterministic``.
+    """:func:`jaxlstm.lstm` on ``xs`` in the wrapper's layout; ``deterministic`` is its evaluation
+    mode (no dropout, zoneout's expectation).
 
     ``xs`` is ``(*batch, T, I)``, or ``(T, *batch, I)`` with ``time_major``; ``ys`` comes back in
     the same layout. ``options`` are the remaining keywords of :func:`jaxlstm.lstm`.
@@ -53,8 +54,6 @@ def run(
     if not time_major:
         _check_batch_major(params, xs, seq_lengths)
         xs = jnp.moveaxis(xs, -2, 0)
-    if deterministic:
-        dropout, recurrent_dropout, zoneout, key = 0.0, 0.0, 0.0, None
     ys, state = jaxlstm.lstm(
         params,
         xs,
@@ -63,7 +62,8 @@ def run(
         dropout=dropout,
         recurrent_dropout=recurrent_dropout,
         zoneout=zoneout,
-        key=key,
+        key=None if deterministic else key,
+        deterministic=bool(deterministic),
         **options,
     )
     return (ys if time_major else jnp.moveaxis(ys, 0, -2)), state

@@ -21,7 +21,7 @@ from jax import Array
 
 import jaxlstm
 from jaxlstm import _validate
-from jaxlstm.cell import LSTMState
+from jaxlstm.params import LSTMState
 from jaxlstm.flax import _common
 from jaxlstm.params import Init
 from jaxlstm.variant import Variant
@@ -43,7 +43,8 @@ class LSTM(nn.Module):
         dropout, recurrent_dropout, zoneout, impl, remat, unroll, matmul_dtype: as
             :func:`jaxlstm.lstm`. The noise draws its key with ``self.make_rng("dropout")``.
         time_major: ``xs`` and ``ys`` are ``(T, *batch, features)``.
-        deterministic: True turns dropout and zoneout off; may be given here or per call (the
+        deterministic: True is evaluation mode (no dropout, zoneout's expectation, as
+            :func:`jaxlstm.lstm`'s ``deterministic``); may be given here or per call (the
             call's wins), and must be given one way when any noise rate is nonzero.
 
     Example:

@@ -20,7 +20,7 @@ from jax import Array
 
 import jaxlstm
 from jaxlstm import _validate
-from jaxlstm.cell import LSTMState
+from jaxlstm.params import LSTMState
 from jaxlstm.flax import _common
 from jaxlstm.params import CellParams, Init, LSTMParams
 from jaxlstm.variant import Variant
@@ -59,7 +59,9 @@ class LSTM(nnx.Module):
     ``dropout``, ``recurrent_dropout`` and ``zoneout`` act in training mode and draw their key
     from the module's ``"dropout"`` stream (``rngs.dropout()``, as ``nnx.Dropout``; an
     ``nnx.Rngs`` without that stream falls back to its default one). ``module.eval()`` (or
-    ``deterministic=True``) turns all of them off; ``module.train()`` turns them back on.
+    ``deterministic=True``) is evaluation mode, as :func:`jaxlstm.lstm`'s ``deterministic``:
+    dropout off and zoneout replaced by its expectation; ``module.train()`` turns training back
+    on.
 
     Args:
         input_size, hidden_size, num_layers, bidirectional, init, forget_bias, variant, dtype:
@@ -68,8 +70,8 @@ class LSTM(nnx.Module):
             :func:`jaxlstm.lstm`.
         time_major: ``xs`` and ``ys`` are ``(T, *batch, features)``; else ``(*batch, T,
             features)``.
-        deterministic: start in evaluation mode (no dropout or zoneout); False by default, as
-            ``nnx.Dropout``.
+        deterministic: start in evaluation mode (no dropout, zoneout's expectation); False by
+            default, as ``nnx.Dropout``.
         rngs: ``rngs.params()`` draws the weights; the ``"dropout"`` stream is kept when any
             noise rate is nonzero.
 

@@ -18,15 +18,33 @@ def reorder_gates(a: np.ndarray, source: str, target: str) -> np.ndarray:
     return np.concatenate([blocks[g] for g in target], axis=-1)
 
 
-def vanilla_cell(params: CellParams | LSTMParams, framework: str) -> CellParams:
+def as_stack(params: object, framework: str) -> LSTMParams:
+    """``params`` as a stack (a lone cell is a 1-layer stack); a TypeError for anything else."""
+    if isinstance(params, CellParams):
+        return LSTMParams(layers=((params,),))
+    if not isinstance(params, LSTMParams):
+        raise TypeError(
+            f"params must be jaxlstm's LSTMParams (jaxlstm.init) or CellParams "
+            f"(jaxlstm.init_cell); got {type(params).__name__}. Hint: to bring {framework}'s "
+            "weights into jaxlstm, use the matching from_ converter."
+        )
+    return params
+
+
+def one_cell(params: object, framework: str) -> CellParams:
+    """The single cell of ``params``, or a clear error: ``framework`` holds one cell."""
+    stack = as_stack(params, framework)
+    if stack.num_layers != 1 or stack.num_directions != 1:
+        raise ValueError(
+            f"{framework} holds one cell; got a stack of {stack.num_layers} layers and "
+            f"{stack.num_directions} directions. Convert each params.layers[l][d]."
+        )
+    return stack.layers[0][0]
+
+
+def vanilla_cell(params: object, framework: str) -> CellParams:
     """The single vanilla cell of ``params``, or a clear error naming what ``framework`` lacks."""
-    if isinstance(params, LSTMParams):
-        if params.num_layers != 1 or params.num_directions != 1:
-            raise ValueError(
-                f"{framework} holds one cell; got a stack of {params.num_layers} layers and "
-                f"{params.num_directions} directions. Convert each params.layers[l][d]."
-            )
-        params = params.layers[0][0]
+    params = one_cell(params, framework)
     if params.variant != Variant():
         raise ValueError(
             f"{framework}'s LSTM cell is the vanilla cell; these params have {params.variant}."

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from jaxlstm.interop.pytorch import from_torch, to_torch
+from jaxlstm.interop._layout import as_stack
 from jaxlstm.params import CellParams, LSTMParams
 
 __all__ = ["from_cudnn", "to_cudnn"]
@@ -67,7 +68,7 @@ def from_cudnn(
 
 def to_cudnn(params: LSTMParams | CellParams) -> np.ndarray:
     """The flat 1-D vector for ``jax.experimental.rnn.lstm``."""
-    stack = params if isinstance(params, LSTMParams) else LSTMParams(((params,),))
+    stack = as_stack(params, "cuDNN")
     if stack.output_size != stack.hidden_size:
         raise ValueError("jax.experimental.rnn has no projections (proj_size); got proj_size "
                          f"{stack.output_size}.")

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from jaxlstm.interop._layout import as_stack
 from jaxlstm.params import CellParams, LSTMParams
 from jaxlstm.variant import Variant
 
@@ -133,8 +134,7 @@ def to_torch(params: LSTMParams | CellParams) -> dict[str, np.ndarray]:
         >>> {k: v.shape for k, v in sd.items() if k.endswith("l0_reverse")}
         {'weight_ih_l0_reverse': (12, 2), 'weight_hh_l0_reverse': (12, 3), 'bias_ih_l0_reverse': (12,), 'bias_hh_l0_reverse': (12,)}
     """
-    if isinstance(params, CellParams):
-        params = LSTMParams(layers=((params,),))
+    params = as_stack(params, "PyTorch")
     variants = {cell.variant for layer in params.layers for cell in layer}
     if any(v != Variant(proj_size=v.proj_size) for v in variants):
         raise ValueError(

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jaxlstm.interop._layout import check_shape, reorder_gates
+from jaxlstm.interop._layout import check_shape, one_cell, reorder_gates
 from jaxlstm.params import CellParams, LSTMParams
 from jaxlstm.variant import Variant
 
@@ -66,10 +66,7 @@ def to_tf1(params: CellParams | LSTMParams, *, forget_bias: float = 1.0) -> dict
     """The variables of ``LSTMCell(num_units, use_peepholes=..., cell_clip=..., num_proj=...,
     proj_clip=..., forget_bias=...)``; ``forget_bias`` must be the one that cell will add at run
     time."""
-    if isinstance(params, LSTMParams):
-        if params.num_layers != 1 or params.num_directions != 1:
-            raise ValueError("TF1 LSTMCell holds one cell: convert each params.layers[l][d].")
-        params = params.layers[0][0]
+    params = one_cell(params, "TF1 LSTMCell")
     v = params.variant
     allowed = Variant(peepholes=v.peepholes, cell_clip=v.cell_clip, proj_size=v.proj_size,
                       proj_clip=v.proj_clip)

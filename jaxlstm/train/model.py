@@ -75,13 +75,12 @@ def apply(params: dict, cfg: ModelConfig, xs: Array, state=None, seq_lengths: Ar
     """Logits ``(T, B, output_size)`` and the final LSTM state for time-major ``xs``.
 
     With ``key`` the training-time noise of ``cfg`` (dropout, recurrent dropout, zoneout) is on;
-    without, it is off (evaluation).
+    without, the LSTM runs in evaluation mode (``deterministic``: no dropout, zoneout's
+    expectation).
     """
-    noise = {}
-    if key is not None:
-        noise = dict(dropout=cfg.dropout, recurrent_dropout=cfg.recurrent_dropout, zoneout=cfg.zoneout,
-                     key=key)
-    ys, state = jaxlstm.lstm(params["lstm"], xs, state, seq_lengths=seq_lengths, impl=cfg.impl, **noise)
+    ys, state = jaxlstm.lstm(params["lstm"], xs, state, seq_lengths=seq_lengths, impl=cfg.impl,
+                             dropout=cfg.dropout, recurrent_dropout=cfg.recurrent_dropout,
+                             zoneout=cfg.zoneout, key=key, deterministic=key is None)
     return _readout(params, cfg, ys, xs), state
 
 
@@ -100,15 +99,12 @@ def zero_state(params: dict, batch_size: int) -> jaxlstm.LSTMState:
 
 
 def step(params: dict, cfg: ModelConfig, state: jaxlstm.LSTMState, x: Array) -> tuple[jaxlstm.LSTMState, Array]:
-    """One time step of the stack and the readout, by :func:`jaxlstm.lstm_step` layer by layer:
-    ``(state, x (B, I)) -> (state, logits (B, O))``; the state is stacked as in ``apply``."""
-    hs, cs = [], []
-    inputs = x
-    for layer, (cell,) in enumerate(params["lstm"].layers):
-        (h, c), inputs = jaxlstm.lstm_step(cell, (state.h[layer], state.c[layer]), inputs)
-        hs.append(h)
-        cs.append(c)
-    return jaxlstm.LSTMState(jnp.stack(hs), jnp.stack(cs)), _readout(params, cfg, inputs, x)
+    """One time step of the stack and the readout, in evaluation mode (zoneout's expectation):
+    ``(state, x (B, I)) -> (state, logits (B, O))``; the state is stacked as in ``apply``. The
+    scan of :func:`jaxlstm.lstm_step` over one step (``impl="reference"``) adds no work."""
+    ys, state = jaxlstm.lstm(params["lstm"], x[None], state, zoneout=cfg.zoneout, deterministic=True,
+                             impl="reference")
+    return state, _readout(params, cfg, ys[0], x)
 
 
 def apply_stream(params: dict, cfg: ModelConfig, xs: Array, state: jaxlstm.LSTMState,

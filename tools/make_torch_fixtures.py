@@ -1,6 +1,6 @@
-"""Write ``fixtures/torch_lstm.npz``: every case of ``torch_cases``, its inputs and torch's answers.
+"""Write ``tests/fixtures/torch_lstm.npz``: every case of ``torch_cases``, its inputs and torch's answers.
 
-Run from the repository root with torch installed: ``python tests/make_torch_fixtures.py``.
+Run from the repository root with torch installed: ``python tools/make_torch_fixtures.py``.
 The file holds numeric arrays only (loaded with ``allow_pickle=False``), named ``CASE/KEY``.
 """
 
@@ -10,10 +10,11 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
+TESTS = pathlib.Path(__file__).resolve().parent.parent / "tests"
+sys.path.insert(0, str(TESTS))  # the cases live beside the tests that read the fixture
 import torch_cases  # noqa: E402
 
-PATH = pathlib.Path(__file__).parent / "fixtures" / "torch_lstm.npz"
+PATH = TESTS / "fixtures" / "torch_lstm.npz"
 
 
 def main():

@@ -1,7 +1,7 @@
-"""Write ``fixtures/frameworks.npz``: Equinox's, Haiku's and Keras's own LSTM forward passes.
+"""Write ``tests/fixtures/frameworks.npz``: Equinox's, Haiku's and Keras's own LSTM forward passes.
 
 Run from the repository root with equinox, dm-haiku and keras installed:
-``python tests/make_framework_fixtures.py``. Numeric arrays only, named ``FRAMEWORK/KEY``.
+``python tools/make_framework_fixtures.py``. Numeric arrays only, named ``FRAMEWORK/KEY``.
 """
 
 import pathlib
@@ -9,10 +9,11 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
+TESTS = pathlib.Path(__file__).resolve().parent.parent / "tests"
+sys.path.insert(0, str(TESTS))  # the cases live beside the tests that read the fixture
 import framework_cases  # noqa: E402
 
-PATH = pathlib.Path(__file__).parent / "fixtures" / "frameworks.npz"
+PATH = TESTS / "fixtures" / "frameworks.npz"
 
 
 def main():
