@@ -8,6 +8,8 @@ front, from shapes and dtypes only.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import warnings
 from typing import Literal
 
@@ -16,8 +18,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from jaxlstm import _validate, kernel
-from jaxlstm.params import LSTMState
-from jaxlstm.params import CellParams, LSTMParams
+from jaxlstm.params import CellParams, LSTMParams, LSTMState
 
 __all__ = ["lstm"]
 
@@ -117,6 +118,44 @@ def lstm(
     matmul_dtype = _validate.check_matmul_dtype(matmul_dtype)
     if impl == "auto":
         impl = kernel.auto_impl(xs.shape, params.layers[0][0], xs.dtype.itemsize)
+    if state is not None:
+        state = _validate.check_state(params, xs, state)
+    if seq_lengths is not None:
+        seq_lengths = _validate.check_seq_lengths(xs, seq_lengths)
+    if dropout > 0.0 and params.num_layers == 1:
+        warnings.warn(
+            "dropout acts between layers and has no effect on a 1-layer stack "
+            f"(got dropout={dropout}, num_layers=1).",
+            UserWarning,
+            stacklevel=2,
+        )
+    options = _Options(reverse, float(dropout), float(recurrent_dropout), zoneout_c, zoneout_h, bool(deterministic),
+                       unroll, remat, impl, matmul_dtype)
+    return _lstm(options, params, xs, state, seq_lengths, key)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    """The validated static options of one :func:`lstm` call (hashable: ``jit`` keys on them)."""
+
+    reverse: bool
+    dropout: float
+    recurrent_dropout: float
+    zoneout_c: float
+    zoneout_h: float
+    deterministic: bool
+    unroll: int | bool
+    remat: str
+    impl: str
+    matmul_dtype: object
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _lstm(options: _Options, params: LSTMParams, xs: Array, state: LSTMState | None, seq_lengths: Array | None,
+          key: Array | None) -> tuple[Array, LSTMState]:
+    """:func:`lstm` after its checks. Jitted, so that a call outside ``jit`` compiles once per
+    shape and option set instead of dispatching (and compiling) its loops op by op; inside an
+    outer ``jit`` it is inlined."""
     batch = xs.shape[1:-1]
     directions = params.num_directions
     if state is None:
@@ -125,46 +164,36 @@ def lstm(
             jnp.zeros((stacked, *batch, params.output_size), xs.dtype),
             jnp.zeros((stacked, *batch, params.state_size), xs.dtype),
         )
-    else:
-        state = _validate.check_state(params, xs, state)
     mask = None
     if seq_lengths is not None:
-        seq_lengths = _validate.check_seq_lengths(xs, seq_lengths)
         steps = jnp.arange(xs.shape[0]).reshape((-1,) + (1,) * len(batch))
         mask = steps < seq_lengths[None]  # (T, *batch): True where the step is in the sequence
-    if dropout > 0.0 and params.num_layers == 1:
-        warnings.warn(
-            "dropout acts between layers and has no effect on a 1-layer stack "
-            f"(got dropout={dropout}, num_layers=1).",
-            UserWarning,
-            stacklevel=2,
-        )
 
     hs, cs = [], []
     layer_input = xs
     keys = (None,) * 3 if key is None else jax.random.split(key, 3)
     for l, layer in enumerate(params.layers):
-        if l > 0 and dropout > 0.0:
-            layer_input = _dropout(jax.random.fold_in(keys[0], l), layer_input, dropout)
+        if l > 0 and options.dropout > 0.0:
+            layer_input = _dropout(jax.random.fold_in(keys[0], l), layer_input, options.dropout)
         outputs = []
         for d, cell in enumerate(layer):
             index = l * directions + d
             sizes = (cell.output_size, cell.hidden_size, cell.state_size)
-            if deterministic:
-                noise = _expected_zoneout(sizes, xs.dtype, zoneout_c, zoneout_h)
+            if options.deterministic:
+                noise = _expected_zoneout(sizes, xs.dtype, options.zoneout_c, options.zoneout_h)
             else:
-                noise = _noise(keys[1:], index, xs.shape[0], batch, sizes, xs.dtype, recurrent_dropout,
-                               zoneout_c, zoneout_h)
+                noise = _noise(keys[1:], index, xs.shape[0], batch, sizes, xs.dtype, options.recurrent_dropout,
+                               options.zoneout_c, options.zoneout_h)
             ys, (h, c) = kernel.run(
                 cell,
                 layer_input,
                 LSTMState(state.h[index], state.c[index]),
                 mask,
-                reverse=reverse or d == 1,
-                unroll=unroll,
-                remat=remat,
-                impl=impl,
-                matmul_dtype=matmul_dtype,
+                reverse=options.reverse or d == 1,
+                unroll=options.unroll,
+                remat=options.remat,
+                impl=options.impl,
+                matmul_dtype=options.matmul_dtype,
                 noise=noise,
             )
             outputs.append(ys)

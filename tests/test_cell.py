@@ -23,14 +23,14 @@ def gate_matrices(cell, gate):
 
 def check_identity(input_size, hidden_size, seed):
     """W @ x + U @ h == V @ [h; x] for each gate, and the fused z holds all four gates."""
-    cell = jaxlstm.init_cell(jax.random.key(seed), input_size, hidden_size, dtype=jnp.float64)
+    cell = jax.tree.map(np.asarray, jaxlstm.init_cell(jax.random.key(seed), input_size, hidden_size, dtype=jnp.float64))
     rng = np.random.default_rng(seed)
     x, h = rng.normal(size=input_size), rng.normal(size=hidden_size)
     z = np.concatenate([h, x]) @ cell.V
     for gate in range(4):
         W, U, _ = gate_matrices(cell, gate)
         assert W.shape == (hidden_size, input_size) and U.shape == (hidden_size, hidden_size)
-        V = jnp.concatenate([U, W], axis=1)
+        V = np.concatenate([U, W], axis=1)
         assert V.shape == (hidden_size, hidden_size + input_size)
         np.testing.assert_allclose(V @ np.concatenate([h, x]), W @ x + U @ h, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(z[gate * hidden_size : (gate + 1) * hidden_size], W @ x + U @ h,
@@ -56,7 +56,7 @@ def test_step_equals_numpy_reference(sizes, seed):
         cell = jaxlstm.init_cell(jax.random.key(seed), input_size, hidden_size, dtype=jnp.float64)
         rng = np.random.default_rng(seed)
         x, h, c = rng.normal(size=input_size), rng.normal(size=hidden_size), rng.normal(size=hidden_size)
-        (h_new, c_new), y = jaxlstm.lstm_step(cell, jaxlstm.LSTMState(h, c), x)
+        (h_new, c_new), y = jax.jit(jaxlstm.lstm_step)(cell, jaxlstm.LSTMState(h, c), x)
         sd = to_torch(cell)
         weights = [sd[k + "_l0"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         h_ref, c_ref = reference.step(weights, h, c, x)
@@ -94,4 +94,4 @@ def test_check_grads_step(x64):
     cell = jaxlstm.init_cell(jax.random.key(3), 3, 2, dtype=jnp.float64)
     rng = np.random.default_rng(3)
     state = jaxlstm.LSTMState(jnp.asarray(rng.normal(size=(2, 2))), jnp.asarray(rng.normal(size=(2, 2))))
-    check_grads(jaxlstm.lstm_step, (cell, state, jnp.asarray(rng.normal(size=(2, 3)))), order=2)
+    check_grads(jax.jit(jaxlstm.lstm_step), (cell, state, jnp.asarray(rng.normal(size=(2, 3)))), order=2)

@@ -102,7 +102,7 @@ def test_gradients_of_every_path_equal_the_reference(x64, which):
             ys, (h, c) = kernel.run(cell, xs, jaxlstm.LSTMState(h0, c0), mask, reverse=reverse, unroll=1,
                                     remat=remat, impl=impl, noise=noise)
             return jnp.sum(jnp.sin(ys)) + jnp.sum(h * c)
-        return jax.grad(f, argnums=(0, 1, 2, 3))(cell, xs, h0, c0)
+        return jax.jit(jax.grad(f, argnums=(0, 1, 2, 3)))(cell, xs, h0, c0)
 
     for reverse in (False, True):
         expected = grads("reference", "none", reverse)

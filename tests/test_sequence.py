@@ -154,7 +154,7 @@ def test_check_grads(x64, num_layers, bidirectional, impl):
     # The fast path is a custom_vjp: reverse mode, and reverse over reverse; forward mode
     # (jvp, jacfwd) needs impl="reference".
     modes = ("fwd", "rev") if impl == "reference" else ("rev",)
-    check_grads(f, (params, xs, state), order=2 if impl == "auto" and num_layers == 1 else 1, modes=modes)
+    check_grads(jax.jit(f), (params, xs, state), order=2 if impl == "auto" and num_layers == 1 else 1, modes=modes)
 
 
 def test_dropout_masks_the_input_of_every_layer_but_the_first():

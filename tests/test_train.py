@@ -189,8 +189,9 @@ def test_stream_evaluation_counts_errors_like_the_whole_sequence_forward():
     assert bool(metrics["solved"]) == (not errors.any())
     np.testing.assert_allclose(metrics["loss"], model.step_losses(logits, batch.targets, "sigmoid").mean(), rtol=1e-5)
     state, c_max = model.zero_state(params, 5), 0.0
+    step = jax.jit(lambda state, x: model.step(params, cfg.model, state, x))
     for t in range(80):
-        state, _ = model.step(params, cfg.model, state, jnp.asarray(batch.xs[t]))
+        state, _ = step(state, jnp.asarray(batch.xs[t]))
         c_max = max(c_max, float(jnp.abs(state.c).max()))
     np.testing.assert_allclose(metrics["c_max"], c_max, rtol=1e-6)
 

@@ -71,7 +71,7 @@ def test_gradients_of_every_path_equal_the_reference(x64, name):
             ys, (h, c) = kernel.run(cell, xs, jaxlstm.LSTMState(h0, c0), mask, reverse=False, unroll=1,
                                     remat=remat, impl=impl)
             return jnp.sum(jnp.sin(ys)) + jnp.sum(jnp.cos(h)) + jnp.sum(c * c)
-        return jax.grad(f, argnums=(0, 1, 2, 3))(cell, xs, h0, c0)
+        return jax.jit(jax.grad(f, argnums=(0, 1, 2, 3)))(cell, xs, h0, c0)
 
     expected = loss("reference", "none")
     for impl, remat in [("fused", "none"), ("hoisted", "none"), ("fused", "step"), ("fused", "sqrt")]:
@@ -83,7 +83,7 @@ def test_gradients_of_every_path_equal_the_reference(x64, name):
 def test_check_grads(x64, name):
     cell = perturbed_cell(ALL[name], seed=5)
     xs, h0, c0 = inputs(5)
-    f = lambda cell, xs: jaxlstm.lstm(cell, xs, seq_lengths=jnp.array([6, 3, 0]))
+    f = jax.jit(lambda cell, xs: jaxlstm.lstm(cell, xs, seq_lengths=jnp.array([6, 3, 0])))
     check_grads(f, (cell, xs), order=1, modes=("rev",), eps=1e-6)
 
 
