@@ -126,16 +126,7 @@ def check_step(cell: CellParams, state: object, x: object) -> tuple[LSTMState, A
     x = jnp.asarray(x)
     dtype = jnp.dtype(cell.V.dtype)
     I, P, C = cell.input_size, cell.output_size, cell.state_size
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(
-            f"x has dtype {x.dtype}; expected a floating dtype, the params' {dtype}. Hint: "
-            f"x.astype(jnp.{dtype}); for token ids, embed them first (e.g. jax.nn.one_hot)."
-        )
-    if x.dtype != dtype:
-        raise TypeError(
-            f"x has dtype {x.dtype} but params have dtype {dtype}; expected the same dtype. "
-            f"Hint: x.astype(jnp.{dtype}), or init the params with dtype=jnp.{x.dtype}."
-        )
+    _check_input_dtype("x", x, dtype)
     if x.ndim < 1 or x.shape[-1] != I:
         raise ValueError(
             f"x has shape {tuple(x.shape)}; expected (*batch, {I}): its last axis must be the "
@@ -231,19 +222,23 @@ def _swapped_batch(xs_shape: tuple[int, ...]) -> tuple[int, ...]:
     return (xs_shape[0],) + xs_shape[2:-1]
 
 
+def _check_input_dtype(name: str, x: Array, dtype: jnp.dtype) -> None:
+    """The input ``name`` has the params' floating ``dtype``."""
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(
+            f"{name} has dtype {x.dtype}; expected a floating dtype, the params' {dtype}. Hint: "
+            f"{name}.astype(jnp.{dtype}); for token ids, embed them first (e.g. jax.nn.one_hot)."
+        )
+    if x.dtype != dtype:
+        raise TypeError(
+            f"{name} has dtype {x.dtype} but params have dtype {dtype}; expected the same dtype. "
+            f"Hint: {name}.astype(jnp.{dtype}), or init the params with dtype=jnp.{x.dtype}."
+        )
+
+
 def check_xs(params: LSTMParams, xs: object) -> Array:
     xs = jnp.asarray(xs)
-    dtype = jnp.dtype(params.layers[0][0].V.dtype)
-    if not jnp.issubdtype(xs.dtype, jnp.floating):
-        raise TypeError(
-            f"xs has dtype {xs.dtype}; expected a floating dtype, the params' {dtype}. Hint: "
-            f"xs.astype(jnp.{dtype}); for token ids, embed them first (e.g. jax.nn.one_hot)."
-        )
-    if xs.dtype != dtype:
-        raise TypeError(
-            f"xs has dtype {xs.dtype} but params have dtype {dtype}; expected the same dtype. "
-            f"Hint: xs.astype(jnp.{dtype}), or init the params with dtype=jnp.{xs.dtype}."
-        )
+    _check_input_dtype("xs", xs, jnp.dtype(params.layers[0][0].V.dtype))
     I = params.input_size
     if xs.ndim < 2:
         raise ValueError(

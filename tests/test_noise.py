@@ -26,9 +26,8 @@ def setup(seed=0, dtype=jnp.float64):
     return cell, xs, h0, c0, noise
 
 
-def numpy_noisy_lstm(cell, xs, h0, c0, noise, lengths):
-    """The equations, per sequence and step: ``h(t-1) * m`` enters the matmul (Gal &
-    Ghahramani); zoned-out units keep their previous value (Krueger et al.)."""
+def numpy_lstm(cell, xs, h0, c0, lengths, step):
+    """A float64 loop per sequence and step: ``step(t, n, h, c, weights)`` gives ``(h, c)``."""
     sd = to_torch(cell)
     weights = [np.asarray(sd[k + "_l0"], np.float64) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
     ys = np.zeros((T, B, H))
@@ -36,12 +35,20 @@ def numpy_noisy_lstm(cell, xs, h0, c0, noise, lengths):
     for n in range(B):
         h, c = np.asarray(h0[n]), np.asarray(c0[n])
         for t in range(lengths[n]):
-            h_new, c_new = reference.step(weights, h * np.asarray(noise.recurrent[n]), c, np.asarray(xs[t, n]))
-            h = np.where(noise.keep_h[t, n], h, h_new)
-            c = np.where(noise.keep_c[t, n], c, c_new)
+            h, c = step(t, n, h, c, weights, np.asarray(xs[t, n]))
             ys[t, n] = h
         h_n[n], c_n[n] = h, c
     return ys, h_n, c_n
+
+
+def numpy_noisy_lstm(cell, xs, h0, c0, noise, lengths):
+    """The equations: ``h(t-1) * m`` enters the matmul (Gal & Ghahramani); zoned-out units keep
+    their previous value (Krueger et al.)."""
+    def step(t, n, h, c, weights, x):
+        h_new, c_new = reference.step(weights, h * np.asarray(noise.recurrent[n]), c, x)
+        return np.where(noise.keep_h[t, n], h, h_new), np.where(noise.keep_c[t, n], c, c_new)
+
+    return numpy_lstm(cell, xs, h0, c0, lengths, step)
 
 
 def test_equations(x64):
@@ -60,18 +67,12 @@ def numpy_expected_zoneout(cell, xs, h0, c0, rates, lengths):
     """Zoneout at evaluation (Krueger et al. 2016): each step mixes the previous state and the
     fresh update by the rates, ``h(t) = z_h h(t-1) + (1 - z_h) h~(t)``, likewise ``c``."""
     z_c, z_h = rates
-    sd = to_torch(cell)
-    weights = [np.asarray(sd[k + "_l0"], np.float64) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-    ys = np.zeros((T, B, H))
-    h_n, c_n = np.zeros((B, H)), np.zeros((B, H))
-    for n in range(B):
-        h, c = np.asarray(h0[n]), np.asarray(c0[n])
-        for t in range(lengths[n]):
-            h_new, c_new = reference.step(weights, h, c, np.asarray(xs[t, n]))
-            h, c = z_h * h + (1 - z_h) * h_new, z_c * c + (1 - z_c) * c_new
-            ys[t, n] = h
-        h_n[n], c_n[n] = h, c
-    return ys, h_n, c_n
+
+    def step(t, n, h, c, weights, x):
+        h_new, c_new = reference.step(weights, h, c, x)
+        return z_h * h + (1 - z_h) * h_new, z_c * c + (1 - z_c) * c_new
+
+    return numpy_lstm(cell, xs, h0, c0, lengths, step)
 
 
 @pytest.mark.parametrize("impl", ["reference", "fused", "hoisted"])
