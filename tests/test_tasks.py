@@ -264,20 +264,6 @@ def test_length_statistics_match_the_references():
     assert erg.min() == 9 and abs(erg.mean() - 12.0) < 0.1
 
 
-def test_correct_1997_is_the_most_active_outputs_criterion():
-    task = EmbeddedReber()
-    batch = task.sample(np.random.default_rng(4), 3)
-    # legal outputs at 0.3, the rest at 0.2: the right ranking, but errors of 0.7
-    predictions = np.where(batch.targets > 0.5, 0.3, 0.2).astype(np.float32)
-    assert np.asarray(task.correct_1997(predictions, batch)).all()
-    assert not np.asarray(task.correct(predictions, batch)).any()
-    legal = np.flatnonzero(batch.targets[0, 1])  # after B: T or P
-    illegal = np.flatnonzero(batch.targets[0, 1] == 0)
-    predictions[0, 1, illegal[0]] = 0.31  # an illegal symbol beats a legal one
-    assert len(legal) == 2
-    assert np.asarray(task.correct_1997(predictions, batch)).tolist() == [True, False, True]
-
-
 def test_cerg_streams_are_concatenated_erg_strings_cut_at_length():
     task = ContinualEmbeddedReber(length=25)
     batch, resets = task.stream(np.random.default_rng(5), 4, 300)

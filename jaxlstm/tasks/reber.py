@@ -9,12 +9,8 @@ with no separator and no reset.
 
 Inputs and targets are one-hot / multi-hot over the 7 symbols of :data:`SYMBOLS`. At every step
 the target has a 1 on every legal next symbol, the outputs are logistic and the loss is squared
-error. Success criteria:
-
-- Gers et al. 2000 (``correct``, ``errors``): a symbol is right when every output unit's
-  absolute error is below 0.49.
-- Hochreiter & Schmidhuber 1997 (``correct_1997``): the most active output units are the legal
-  next symbols.
+error. Success is Gers et al.'s (2000) criterion (``correct``, ``errors``): a symbol is right
+when every output unit's absolute error is below 0.49.
 """
 
 from __future__ import annotations
@@ -172,17 +168,8 @@ def _batch(strings: list[tuple[list[int], list[int]]], last_weighted: bool) -> B
     return Batch(xs, _MULTI_HOT[masks], weights.astype(np.float32), lengths)
 
 
-def _correct_1997(predictions: Array, batch: Batch) -> Array:
-    predictions = jnp.asarray(predictions)
-    legal = jnp.asarray(batch.targets) > 0.5
-    lowest_legal = jnp.min(jnp.where(legal, predictions, jnp.inf), axis=-1)
-    highest_illegal = jnp.max(jnp.where(legal, -jnp.inf, predictions), axis=-1)
-    ok = (lowest_legal > highest_illegal) | (jnp.asarray(batch.weights) == 0)
-    return jnp.all(ok, axis=0)
-
-
 class _Grammar:
-    """What the three grammar tasks share: sizes, output, and the two success criteria."""
+    """What the three grammar tasks share: sizes, output, and the success criterion."""
 
     output: ClassVar[str] = "sigmoid"
 
@@ -207,21 +194,6 @@ class _Grammar:
             ``(B,)`` bool, True for each string predicted without error.
         """
         return jnp.all(within_tolerance(predictions, batch, TOLERANCE), axis=0)
-
-    def correct_1997(self, predictions: Array, batch: Batch) -> Array:
-        """Hochreiter & Schmidhuber (1997): the most active outputs are the legal next symbols.
-
-        With k legal next symbols, a step is right when each of their k outputs is strictly more
-        active than every other output.
-
-        Args:
-            predictions: ``(T, B, 7)`` outputs (any monotone activation).
-            batch: the batch they predict.
-
-        Returns:
-            ``(B,)`` bool, True for each string right at every weighted step.
-        """
-        return _correct_1997(predictions, batch)
 
     def sample(self, rng: np.random.Generator | int, batch_size: int) -> Batch:
         """Draw ``batch_size`` strings of the grammar, padded to the longest.

@@ -6,7 +6,8 @@ A run writes into its workdir::
     metrics.jsonl    one line per log step ({"kind": "train"}) and per evaluation ("eval")
     checkpoints/     orbax checkpoints of the vmapped train state, the newest kept
     curves.png       the learning curves
-    summary.json     the final test metrics per seed and the fraction of seeds that solved it
+    summary.json     the final test metrics per seed, the fraction of seeds that solved it, and
+                     its provenance (commit, versions, platform, wall time: :mod:`.provenance`)
 
 Every batch and every noise key is a function of (seed, step), so a run resumed from a
 checkpoint ends with the params of an uninterrupted run, bit for bit.
@@ -25,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm.train import model, report
+from jaxlstm.train import model, provenance, report
 from jaxlstm.train.checkpoint import Checkpoints
 from jaxlstm.train.data import Data
 from jaxlstm.train.step import TrainState, init_state, make_eval_step, make_optimizer, make_train_step
@@ -70,8 +71,12 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
     Returns:
         A :class:`Result`.
     """
+    started, start_time = provenance.source(), time.perf_counter()
     workdir = Path(workdir)
     _prepare(workdir, config, resume)
+    if started.clean is False:
+        echo(f"note: the checkout at {started.commit[:12]} has uncommitted changes to tracked files; "
+             "summary.json will record clean: false, and experiments/collect.py refuses such runs")
     train_cfg, steps = config.train, config.train.steps
     data = Data(config)
     task = data.task
@@ -138,7 +143,8 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
                "hidden_size": hidden,
                "param_count": model.param_count(config.model, task.input_size, task.output_size, hidden),
                "wall_seconds": round(time.perf_counter() - tic, 1),
-               "solved_at": solved_at, **{k: v for k, v in final.items() if k not in ("kind", "step")}}
+               "solved_at": solved_at, **{k: v for k, v in final.items() if k not in ("kind", "step")},
+               "provenance": provenance.record(started, time.perf_counter() - start_time)}
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     echo(table)
     echo(f"wrote {workdir / 'metrics.jsonl'}, {workdir / 'curves.png'}, {workdir / 'summary.json'}")

@@ -23,15 +23,18 @@ def read_metrics(path: Path) -> list[dict]:
 
 def plot(records: list[dict], path: Path, title: str) -> None:
     """Learning curves: the training loss per seed and, per evaluation, the test loss and the
-    fraction of test sequences the criterion counts as right."""
-    import matplotlib
+    fraction of test sequences the criterion counts as right.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn on a :class:`~matplotlib.figure.Figure` with its own Agg canvas, so pyplot's backend
+    and figures, which belong to the caller, are left as they were."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     train = [r for r in records if r["kind"] == "train"]
     evals = [r for r in records if r["kind"] == "eval"]
-    fig, (ax_loss, ax_correct) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    FigureCanvasAgg(fig)
+    ax_loss, ax_correct = fig.subplots(1, 2)
     seeds = len(train[0]["loss"]) if train else 0
     for s in range(seeds):
         ax_loss.plot([r["step"] for r in train], [r["loss"][s] for r in train], lw=1, label=f"seed {s}")
@@ -43,7 +46,6 @@ def plot(records: list[dict], path: Path, title: str) -> None:
         ax_loss.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def summary_table(final: dict, seeds: list[int], solved_at: list[int | None]) -> str:
