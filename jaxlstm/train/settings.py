@@ -58,7 +58,7 @@ class ModelConfig:
         shortcut: the inputs also feed the readout directly (Gers et al. 2000's network).
         dropout: between layers, in training only.
         recurrent_dropout: variational dropout of the recurrence, in training only.
-        zoneout: zoneout rate of ``c`` and ``h``, in training only.
+        zoneout: zoneout rate of ``c`` and ``h`` in training; evaluation uses its expectation.
         impl: the ``jaxlstm.lstm`` implementation.
         param_budget: if positive, ``hidden_size`` is ignored and the network (LSTM and
             readout) gets the largest hidden size whose parameter count is at most this, so
