@@ -5,7 +5,8 @@
 Every number of the tables, and of the sentences around them, is computed here from the
 summary.json, config.json, evals.jsonl and sample.txt that experiments/collect.py copied there
 (and unigram.json, written by experiments/unigram.py); nothing is typed in by hand. Each row ends
-with the commit it was run from and the run's wall time.
+with the commit it was run from and the run's wall time. A file whose provenance is missing or
+records a dirty tree is refused, as by experiments/collect.py (exit status 1, naming it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from collect import Refused, check
+
 RESULTS = Path(__file__).parent / "results"
 GREFF = ("greff_vanilla", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG", "FGR")
 
@@ -22,7 +25,9 @@ GREFF = ("greff_vanilla", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG", "FG
 def load(name: str) -> tuple[dict, dict]:
     """The summary and config of the run ``name``."""
     run = RESULTS / name
-    return json.loads((run / "summary.json").read_text()), json.loads((run / "config.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    check(name, summary)
+    return summary, json.loads((run / "config.json").read_text())
 
 
 def evals(name: str) -> list[dict]:
@@ -113,6 +118,7 @@ def greff() -> list[str]:
 def text() -> list[str]:
     summary, _ = load("text")
     unigram = json.loads((RESULTS / "unigram.json").read_text())
+    check("unigram.json", unigram)
     steps = ", ".join(f"{r['bits_per_char'][0]:.3f} at step {r['step']:,}" for r in evals("text"))
     return [
         f"| text | {summary['param_count']:,} params | {summary['bits_per_char'][0]:.3f} | {made(summary)} |",
@@ -135,10 +141,14 @@ def default() -> list[str]:
 
 
 def main() -> int:
-    for title, rows in (("default", default), ("ERG", erg), ("CERG", cerg), ("adding", adding),
-                        ("Greff", greff), ("text", text)):
-        print(f"## {title}")
-        print("\n".join(rows()))
+    sections = (("default", default), ("ERG", erg), ("CERG", cerg), ("adding", adding), ("Greff", greff),
+                ("text", text))
+    try:
+        tables = [f"## {title}\n" + "\n".join(rows()) for title, rows in sections]
+    except Refused as refused:
+        print(f"tables.py: refused: {refused}", file=sys.stderr)
+        return 1
+    print("\n".join(tables))
     return 0
 
 
