@@ -45,6 +45,11 @@ def duration(seconds: float) -> str:
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
 
+def significant(value: float) -> str:
+    """``value`` to three significant digits, with thousands separators: 98,300 or 48.4."""
+    return f"{float(f'{value:.3g}'):,g}"
+
+
 def seeds_where(summary: dict, solved: bool) -> list[int]:
     return [s for s, ok in zip(summary["seeds"], summary["solved"]) if bool(ok) == solved]
 
@@ -77,7 +82,7 @@ def cerg() -> list[str]:
         rest = [n for n, ok in zip(lengths, solved) if not ok and n <= 1000]
         group = lambda g: f"{len(g) / nets:.0%} ⟨{statistics.mean(g):,.0f}⟩" if g else "0%"
         rows.append(f"| {name} | {sum(map(bool, solved)) / nets:.0%} | {group(good)} | {group(rest)} | "
-                    f"{statistics.median(summary['c_max']):,.3g} | {made(summary)} |")
+                    f"{significant(statistics.median(summary['c_max']))} | {made(summary)} |")
     return rows
 
 
