@@ -47,6 +47,7 @@ def main() -> dict:
     targets = np.argmax(batch.targets, axis=-1)[batch.weights > 0]
     windows = np.bincount(targets, minlength=size)
     result = {
+        "vocabulary_size": size,
         "train_characters": int(train.sum()),
         "held_out_characters": int(held_out.sum()),
         "eval_window_characters": int(windows.sum()),
