@@ -5,6 +5,7 @@ import json
 
 import jax
 import jax.numpy as jnp
+import matplotlib
 import numpy as np
 import pytest
 
@@ -41,6 +42,15 @@ def shrunk(name, *more, steps=30):
 @pytest.mark.parametrize("name", sorted(SHRUNK))
 def test_every_task_learns_and_writes_its_files(tmp_path, name):
     cfg = shrunk(name)
+    backend = matplotlib.get_backend()
+    matplotlib.use("pdf")  # the caller's choice, which report.plot must not change
+    try:
+        check_run_and_files(tmp_path, cfg)
+    finally:
+        matplotlib.use(backend)
+
+
+def check_run_and_files(tmp_path, cfg):
     result = run(cfg, tmp_path / "run", progress=False, echo=lambda _: None)
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in records if r["kind"] == "train"]
@@ -55,6 +65,8 @@ def test_every_task_learns_and_writes_its_files(tmp_path, name):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["seeds"] == [0, 1] and len(summary["correct"]) == 2
     assert "solved: " in result.table
+    assert {"commit", "clean", "jax", "flax", "platform", "wall_seconds"} <= set(summary["provenance"])
+    assert matplotlib.get_backend() == "pdf"  # the plot left the caller's backend as it was
 
 
 def params_of(result):
