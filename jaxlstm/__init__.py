@@ -6,7 +6,7 @@ from jaxlstm import interop
 from jaxlstm.cell import lstm_step
 from jaxlstm.params import CellParams, LSTMParams, LSTMState, init, init_cell, param_count
 from jaxlstm.sequence import lstm
-from jaxlstm.variant import VARIANTS, Variant
+from jaxlstm.variant import ACTIVATIONS, VARIANTS, Variant
 
 try:
     __version__ = version("jaxlstm")
@@ -14,6 +14,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 __all__ = [
+    "ACTIVATIONS",
     "CellParams",
     "LSTMParams",
     "LSTMState",

@@ -160,26 +160,27 @@ def cell_update(params: CellParams, z: Array, c: Array, matmul_dtype=None) -> tu
     for gate in ("i", "f"):
         if gate in peep:
             pre[gate] = pre[gate] + jnp.broadcast_to(peep[gate], c.shape) * c
-    i = jax.nn.sigmoid(pre["i"]) if "i" in pre else 1.0
+    sigma, act = variant.gate_fn, variant.cell_fn
+    i = sigma(pre["i"]) if "i" in pre else 1.0
     if variant.coupled:
         f = 1.0 - i
     else:
-        f = jax.nn.sigmoid(pre["f"]) if "f" in pre else 1.0
-    g = jnp.tanh(pre["g"]) if variant.input_activation else pre["g"]
+        f = sigma(pre["f"]) if "f" in pre else 1.0
+    g = act(pre["g"]) if variant.input_activation else pre["g"]
     c = f * c + i * g
     if variant.cell_clip is not None:
         c = jnp.clip(c, -variant.cell_clip, variant.cell_clip)
     if "o" in pre:
         if "o" in peep:
             pre["o"] = pre["o"] + jnp.broadcast_to(peep["o"], c.shape) * c
-        o = jax.nn.sigmoid(pre["o"])
+        o = sigma(pre["o"])
     else:
         o = 1.0
     out = c
     if variant.layer_norm:
         out = _layer_norm(c, params.norm["cell_gain"], params.norm["cell_bias"], 1)
     if variant.output_activation:
-        out = jnp.tanh(out)
+        out = act(out)
     if variant.gate_recurrence:
         activations = {"i": i, "f": f, "o": o}
         c = jnp.concatenate([c, *(activations[gate] for gate in recurrent)], axis=-1)

@@ -9,8 +9,57 @@ names of Greff et al. (2017, "LSTM: A Search Space Odyssey") and Gers et al. are
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
-__all__ = ["VARIANTS", "Variant", "as_variant"]
+import jax
+import jax.numpy as jnp
+
+__all__ = ["ACTIVATIONS", "VARIANTS", "Variant", "as_variant"]
+
+
+def linear(x):
+    """The identity, Keras's ``"linear"`` activation."""
+    return x
+
+
+# The activations a Variant may name, each as Keras 3 and Flax define it under that name (Keras's
+# "hard_sigmoid" is relu6(x + 3) / 6, jax.nn.hard_sigmoid; tf.keras 2 used 0.2 x + 0.5).
+ACTIVATIONS: dict[str, Callable] = {
+    "sigmoid": jax.nn.sigmoid,
+    "hard_sigmoid": jax.nn.hard_sigmoid,
+    "tanh": jnp.tanh,
+    "hard_tanh": jax.nn.hard_tanh,
+    "relu": jax.nn.relu,
+    "relu6": jax.nn.relu6,
+    "elu": jax.nn.elu,
+    "selu": jax.nn.selu,
+    "silu": jax.nn.silu,
+    "softplus": jax.nn.softplus,
+    "softsign": jax.nn.soft_sign,
+    "exponential": jnp.exp,
+    "linear": linear,
+}
+_NAMES = {fn: name for name, fn in ACTIVATIONS.items()} | {jax.nn.tanh: "tanh", jax.nn.swish: "silu"}
+
+
+def _activation(field: str, value: object) -> str | Callable:
+    """``value`` as an activation name, or the callable itself when it has no name here."""
+    if isinstance(value, str):
+        if value not in ACTIVATIONS:
+            raise ValueError(
+                f"{field} must be a callable or one of {sorted(ACTIVATIONS)}; got {value!r}. "
+                "Hint: pass the function itself, e.g. jax.nn.gelu."
+            )
+        return value
+    if not callable(value):
+        raise TypeError(f"{field} must be a callable or an activation name; got {value!r}.")
+    try:
+        return _NAMES.get(value, value)
+    except TypeError:  # unhashable callables cannot be static
+        raise TypeError(
+            f"{field} must be hashable (it is static under jit); got {value!r}. Hint: a named "
+            "function, or functools.partial of one."
+        ) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +89,14 @@ class Variant:
             o(t-1)``, through its own recurrent matrices (nine ``(H, H)`` blocks). Those
             activations are part of the recurrent state: ``c`` then carries them after the
             cell state proper (see :attr:`jaxlstm.CellParams.state_size`).
+        gate_activation: the gates' activation (Flax's ``gate_fn``, Keras's
+            ``recurrent_activation``): a name in :data:`ACTIVATIONS` or a callable, stored by
+            name when it has one. Default ``"sigmoid"``.
+        cell_activation: the block input's and the cell output's activation (Flax's
+            ``activation_fn``, Keras's ``activation``); ``input_activation=False`` and
+            ``output_activation=False`` remove it from one of the two. Default ``"tanh"``.
+            A callable is part of the static variant: jit compiles once per function object,
+            so pass a named function, not a fresh lambda per call.
     """
 
     input_gate: bool = True
@@ -54,8 +111,12 @@ class Variant:
     proj_size: int | None = None
     proj_clip: float | None = None
     gate_recurrence: bool = False
+    gate_activation: str | Callable = "sigmoid"
+    cell_activation: str | Callable = "tanh"
 
     def __post_init__(self):
+        for field in ("gate_activation", "cell_activation"):
+            object.__setattr__(self, field, _activation(field, getattr(self, field)))
         if self.coupled and not (self.input_gate and self.forget_gate):
             raise ValueError(
                 "Variant(coupled=True) ties the forget gate to the input gate (f = 1 - i); it "
@@ -78,6 +139,16 @@ class Variant:
                 f"proj_clip must be None, or positive with a proj_size; got proj_clip="
                 f"{self.proj_clip!r}, proj_size={self.proj_size!r}."
             )
+
+    @property
+    def gate_fn(self) -> Callable:
+        """The gates' activation as a function."""
+        return ACTIVATIONS.get(self.gate_activation, self.gate_activation)
+
+    @property
+    def cell_fn(self) -> Callable:
+        """The block input's and cell output's activation as a function."""
+        return ACTIVATIONS.get(self.cell_activation, self.cell_activation)
 
     @property
     def gates(self) -> tuple[str, ...]:

@@ -128,7 +128,7 @@ def run_haiku(seed=0):
     return _result({k: dict(v) for k, v in params.items()}, xs, h0, c0, ys, state.hidden, state.cell)
 
 
-def run_keras(seed=0):
+def run_keras(seed=0, **activations):
     import os
 
     os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -136,7 +136,7 @@ def run_keras(seed=0):
 
     xs, h0, c0 = _inputs(seed)
     keras.utils.set_random_seed(seed)
-    layer = keras.layers.LSTM(H, return_sequences=True, return_state=True)
+    layer = keras.layers.LSTM(H, return_sequences=True, return_state=True, **activations)
     ys, h, c = layer(xs.swapaxes(0, 1), initial_state=[h0, c0])
     kernel, recurrent, bias = layer.get_weights()
     bias = bias + np.random.default_rng(seed).normal(size=bias.shape).astype(np.float32) * 0.1
@@ -146,4 +146,10 @@ def run_keras(seed=0):
     return _result(weights, xs, h0, c0, np.asarray(ys).swapaxes(0, 1), h, c)
 
 
-RECORDED = {"equinox": run_equinox, "haiku": run_haiku, "keras": run_keras}
+def run_keras_hard_sigmoid(seed=0):
+    """Keras's LSTM with the hard-sigmoid gates of many Keras models, and a softsign cell."""
+    return run_keras(seed, recurrent_activation="hard_sigmoid", activation="softsign")
+
+
+RECORDED = {"equinox": run_equinox, "haiku": run_haiku, "keras": run_keras,
+            "keras_hard_sigmoid": run_keras_hard_sigmoid}

@@ -12,6 +12,22 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def gelu_tanh(z):
+    """GELU's tanh approximation (Hendrycks & Gimpel 2016), as jax.nn.gelu's default."""
+    return 0.5 * z * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (z + 0.044715 * z**3)))
+
+
+# Each activation a test variant uses, written from its definition (callables keyed by name).
+ACTIVATIONS = {
+    "sigmoid": sigmoid,
+    "tanh": np.tanh,
+    "hard_sigmoid": lambda z: np.clip(z / 6.0 + 0.5, 0.0, 1.0),  # Keras 3: relu6(z + 3) / 6
+    "softsign": lambda z: z / (1.0 + np.abs(z)),
+    "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0))),
+    "gelu": gelu_tanh,
+}
+
+
 def step(weights, h, c, x, w_hr=None):
     """One step with the gates written out one by one; ``w_hr`` (P, H) projects the output."""
     w_ih, w_hh, b_ih, b_hh = weights
@@ -65,6 +81,8 @@ def variant_lstm(cell, xs, h0, c0, lengths=None, reverse=False):
     papers' equations (Gers & Schmidhuber 2000 peepholes, Greff et al. 2017 variants, Ba et al.
     2016 layer norm). ``xs`` (T, B, I) -> ``ys`` (T, B, H), ``h``, ``c`` (B, H)."""
     variant = cell.variant
+    name = lambda fn: fn if isinstance(fn, str) else fn.__name__
+    gate_fn, act = ACTIVATIONS[name(variant.gate_activation)], ACTIVATIONS[name(variant.cell_activation)]
     V, b = np.asarray(cell.V, np.float64), np.asarray(cell.b, np.float64)
     H, P = cell.hidden_size, cell.output_size
     gates = variant.gates
@@ -102,20 +120,20 @@ def variant_lstm(cell, xs, h0, c0, lengths=None, reverse=False):
                     net[g] = ln(net[g], norm["gate_gain"][k * H : (k + 1) * H], norm["gate_bias"][k * H : (k + 1) * H])
             for g in fed_back:
                 net[g] = net[g] + sum(R_gate[g][s] @ prev[s] for s in fed_back)
-            i = sigmoid(net["i"] + peep.get("i", 0) * c) if variant.input_gate else 1.0
+            i = gate_fn(net["i"] + peep.get("i", 0) * c) if variant.input_gate else 1.0
             if variant.coupled:
                 f = 1.0 - i
             elif variant.forget_gate:
-                f = sigmoid(net["f"] + peep.get("f", 0) * c)
+                f = gate_fn(net["f"] + peep.get("f", 0) * c)
             else:
                 f = 1.0
-            g = np.tanh(net["g"]) if variant.input_activation else net["g"]
+            g = act(net["g"]) if variant.input_activation else net["g"]
             c = f * c + i * g
             if variant.cell_clip is not None:
                 c = np.clip(c, -variant.cell_clip, variant.cell_clip)
-            o = sigmoid(net["o"] + peep.get("o", 0) * c) if variant.output_gate else 1.0
+            o = gate_fn(net["o"] + peep.get("o", 0) * c) if variant.output_gate else 1.0
             s = ln(c, norm["cell_gain"], norm["cell_bias"]) if variant.layer_norm else c
-            h = o * (np.tanh(s) if variant.output_activation else s)
+            h = o * (act(s) if variant.output_activation else s)
             if variant.proj_size:  # LSTMP: h = P^T (o * tanh(c)) in the column convention
                 h = np.asarray(cell.proj, np.float64).T @ h
                 if variant.proj_clip is not None:

@@ -24,6 +24,9 @@ EXTRA = {
     "fgr_no_input_gate": jaxlstm.Variant(gate_recurrence=True, input_gate=False),
     "projection_clip_peephole_layer_norm": jaxlstm.Variant(proj_size=3, proj_clip=0.2, peepholes=True,
                                                            layer_norm=True),
+    "hard_sigmoid": jaxlstm.Variant(gate_activation="hard_sigmoid"),  # common in Keras models
+    "softsign_gates_gelu_cell_peephole": jaxlstm.Variant(gate_activation="softsign", cell_activation=jax.nn.gelu,
+                                                         peepholes=True),
 }
 ALL = {**{name: jaxlstm.VARIANTS[name] for name in NAMES}, **EXTRA}
 
@@ -203,6 +206,16 @@ def test_layer_norm_gets_the_forget_bias():
 def test_variant_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         jaxlstm.Variant(**kwargs)
+
+
+def test_activations_are_stored_by_name_and_checked():
+    assert jaxlstm.Variant(gate_activation=jax.nn.sigmoid, cell_activation=jnp.tanh) == jaxlstm.Variant()
+    assert jaxlstm.Variant(gate_activation=jax.nn.hard_sigmoid).gate_activation == "hard_sigmoid"
+    assert jaxlstm.Variant(cell_activation=jax.nn.gelu).cell_fn is jax.nn.gelu
+    with pytest.raises(ValueError, match=r"gate_activation must be a callable or one of \[.*'hard_sigmoid'.*\]; got 'hard'"):
+        jaxlstm.Variant(gate_activation="hard")
+    with pytest.raises(TypeError, match=r"cell_activation must be a callable or an activation name; got 3"):
+        jaxlstm.Variant(cell_activation=3)
 
 
 def test_unknown_variant_name():

@@ -7,7 +7,7 @@ from jaxlstm.interop.cudnn import from_cudnn, to_cudnn
 from jaxlstm.interop.equinox import from_equinox, to_equinox
 from jaxlstm.interop.flax import from_flax, to_flax
 from jaxlstm.interop.haiku import from_haiku, to_haiku
-from jaxlstm.interop.keras import from_keras, to_keras
+from jaxlstm.interop.keras import from_keras, keras_activations, to_keras
 from jaxlstm.interop.pytorch import from_torch, to_torch
 from jaxlstm.interop.tf1 import from_tf1, to_tf1
 
@@ -18,6 +18,7 @@ __all__ = [
     "from_haiku",
     "from_keras",
     "from_tf1",
+    "keras_activations",
     "from_torch",
     "to_cudnn",
     "to_equinox",

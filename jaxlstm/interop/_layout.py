@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from jaxlstm.params import CellParams, LSTMParams
@@ -42,12 +44,18 @@ def one_cell(params: object, framework: str) -> CellParams:
     return stack.layers[0][0]
 
 
-def vanilla_cell(params: object, framework: str) -> CellParams:
-    """The single vanilla cell of ``params``, or a clear error naming what ``framework`` lacks."""
+def vanilla_cell(params: object, framework: str, *, activations: bool = False) -> CellParams:
+    """The single vanilla cell of ``params``, or a clear error naming what ``framework`` lacks;
+    with ``activations``, the framework's cell takes any gate and cell activation."""
     params = one_cell(params, framework)
-    if params.variant != Variant():
+    variant = params.variant
+    if activations:
+        variant = dataclasses.replace(variant, gate_activation="sigmoid", cell_activation="tanh")
+    if variant != Variant():
+        allowed = " (with any gate_activation and cell_activation)" if activations else ""
         raise ValueError(
-            f"{framework}'s LSTM cell is the vanilla cell; these params have {params.variant}."
+            f"{framework}'s LSTM cell is the vanilla cell{allowed}; these params have "
+            f"{params.variant}."
         )
     return params
 

@@ -79,8 +79,10 @@ def from_flax(tree: Mapping) -> CellParams:
 
 def to_flax(params: CellParams | LSTMParams, layout: Layout = "linen") -> dict:
     """The params of a Flax LSTM cell in ``layout``: ``"linen"`` (``LSTMCell`` and
-    ``OptimizedLSTMCell``), ``"nnx"`` (``nnx.LSTMCell``) or ``"nnx_optimized"``."""
-    U, W, b = split_v(vanilla_cell(params, "Flax"))
+    ``OptimizedLSTMCell``), ``"nnx"`` (``nnx.LSTMCell``) or ``"nnx_optimized"``. A cell with
+    other activations goes to a Flax cell built with ``gate_fn=variant.gate_fn`` and
+    ``activation_fn=variant.cell_fn``."""
+    U, W, b = split_v(vanilla_cell(params, "Flax", activations=True))
     if layout == "nnx_optimized":
         return {"dense_i": {"kernel": W.copy()}, "dense_h": {"kernel": U.copy(), "bias": b.copy()}}
     if layout not in ("linen", "nnx"):
