@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal, NamedTuple
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +24,8 @@ from jaxlstm.variant import Variant, as_variant
 
 __all__ = ["CellParams", "LSTMParams", "LSTMState", "init", "init_cell", "param_count"]
 
-Init = Literal["pytorch", "keras"]
+Init = Literal["pytorch", "keras", "flax"]
+Initializer = Callable[[Array, tuple[int, ...], Any], Array]  # jax.nn.initializers' signature
 
 
 class LSTMState(NamedTuple):
@@ -168,6 +170,27 @@ def _check_dtype(dtype) -> jnp.dtype:
     return dtype
 
 
+def _check_initializer(name: str, value: object) -> None:
+    if value is not None and not callable(value):
+        raise TypeError(
+            f"{name} must be None or an initializer called as {name}(key, shape, dtype), such as "
+            f"jax.nn.initializers.orthogonal(); got {value!r}."
+        )
+
+
+def _orthogonal(key: Array, shape: tuple[int, ...], dtype) -> Array:
+    """An orthogonal draw, made in at least float32 (QR has no bfloat16 kernel) and cast."""
+    wide = dtype if jnp.dtype(dtype).itemsize >= 4 else jnp.float32
+    return jax.nn.initializers.orthogonal()(key, shape, wide).astype(dtype)
+
+
+def _per_gate(initializer: Initializer, key: Array, shape: tuple[int, ...], gates: int, dtype) -> Array:
+    """One draw of ``shape`` per gate, side by side on the last axis (Flax draws each gate's
+    kernel apart, so an orthogonal initializer makes each gate's block orthogonal)."""
+    keys = jax.random.split(key, gates)
+    return jnp.concatenate([jnp.asarray(initializer(k, shape, dtype), dtype) for k in keys], axis=-1)
+
+
 def init_cell(
     key: Array,
     input_size: int,
@@ -177,6 +200,9 @@ def init_cell(
     forget_bias: float = 1.0,
     variant: Variant | str = "vanilla",
     dtype=jnp.float32,
+    kernel_init: Initializer | None = None,
+    recurrent_kernel_init: Initializer | None = None,
+    bias_init: Initializer | None = None,
 ) -> CellParams:
     """Initialise one LSTM layer in one direction.
 
@@ -188,7 +214,12 @@ def init_cell(
             ``torch.nn.LSTM`` draws its weights (PyTorch keeps two biases, ``b_ih + b_hh``, whose
             sum is triangular on twice that range; jaxlstm keeps one, drawn once). ``"keras"``:
             the input part ``W`` Glorot-uniform over ``(I, 4H)``, the recurrent part ``U``
-            orthogonal over ``(H, 4H)``, the bias zero, as ``keras.layers.LSTM``.
+            orthogonal over ``(H, 4H)``, the bias zero, as ``keras.layers.LSTM``. ``"flax"``: as
+            Flax's LSTM cells (Linen's ``LSTMCell`` and ``OptimizedLSTMCell``, nnx's
+            ``LSTMCell``): each gate's input kernel ``(I, H)`` LeCun-normal, each gate's
+            recurrent kernel ``(H, H)`` orthogonal, the bias zero. (nnx's
+            ``OptimizedLSTMCell`` alone draws one orthogonal ``(H, 4H)``, whose gate blocks are
+            not each orthogonal, as ``"keras"``'s ``U``.)
         forget_bias: added to the forget-gate slice of ``b`` after drawing it, in both schemes
             (1.0 by default, Jozefowicz et al. 2015; Keras's ``unit_forget_bias``). It is stored
             in ``b`` (in ``norm["gate_bias"]`` under layer normalisation, which would cancel it
@@ -201,6 +232,11 @@ def init_cell(
             biases at zero; FGR's gate-to-gate matrices are drawn like the weights
             (``"pytorch"``) or orthogonal like ``U`` (``"keras"``).
         dtype: a floating dtype for every leaf.
+        kernel_init, recurrent_kernel_init, bias_init: initializers in ``jax.nn.initializers``'
+            form, ``(key, shape, dtype) -> array``, replacing the scheme's draw of ``W``, ``U`` or
+            ``b``; each is called once per gate with shape ``(I, H)``, ``(H, H)`` (``(P, H)``
+            with a projection) or ``(H,)``, as Flax's LSTM cells call theirs. ``forget_bias``
+            is added after.
 
     Returns:
         ``CellParams`` with ``V`` of shape ``(H + I, G * H)`` and ``b`` of shape ``(G * H,)``,
@@ -218,6 +254,9 @@ def init_cell(
     _check_real("forget_bias", forget_bias)
     dtype = _check_dtype(dtype)
     variant = as_variant(variant)
+    for name, value in (("kernel_init", kernel_init), ("recurrent_kernel_init", recurrent_kernel_init),
+                        ("bias_init", bias_init)):
+        _check_initializer(name, value)
     k_u, k_w, k_b, k_p, k_proj = jax.random.split(key, 5)
     H, G = hidden_size, len(variant.gates)
     P = variant.proj_size or H
@@ -231,17 +270,32 @@ def init_cell(
         peepholes = {g: jax.random.uniform(k, (H,), dtype, -bound, bound) for g, k in peep_keys.items()}
         draw_fgr = lambda key, shape: jax.random.uniform(key, shape, dtype, -bound, bound)
     elif init == "keras":
-        U = jax.nn.initializers.orthogonal()(k_u, (P, G * H), dtype)
+        U = _orthogonal(k_u, (P, G * H), dtype)
         W = jax.nn.initializers.glorot_uniform()(k_w, (input_size, G * H), dtype)
         proj = jax.nn.initializers.glorot_uniform()(k_proj, (H, P), dtype)
         b = jnp.zeros((G * H,), dtype)
         peepholes = {g: jnp.zeros((H,), dtype) for g in variant.peephole_gates}
-        draw_fgr = lambda key, shape: jax.nn.initializers.orthogonal()(key, shape, dtype)
+        draw_fgr = lambda key, shape: _orthogonal(key, shape, dtype)
+    elif init == "flax":
+        lecun = jax.nn.initializers.lecun_normal()
+        U = _per_gate(_orthogonal, k_u, (P, H), G, dtype)
+        W = _per_gate(lecun, k_w, (input_size, H), G, dtype)
+        proj = lecun(k_proj, (H, P), dtype)
+        b = jnp.zeros((G * H,), dtype)
+        peepholes = {g: jnp.zeros((H,), dtype) for g in variant.peephole_gates}
+        draw_fgr = lambda key, shape: _orthogonal(key, shape, dtype)
     else:
         raise ValueError(
-            f"init must be 'pytorch' or 'keras'; got {init!r}. 'pytorch' draws every weight from "
-            "U(-1/sqrt(H), 1/sqrt(H)); 'keras' uses Glorot-uniform W, orthogonal U, zero bias."
+            f"init must be 'pytorch', 'keras' or 'flax'; got {init!r}. 'pytorch' draws every "
+            "weight from U(-1/sqrt(H), 1/sqrt(H)); 'keras' uses Glorot-uniform W, orthogonal U, "
+            "zero bias; 'flax' LeCun-normal W and orthogonal U per gate, zero bias."
         )
+    if kernel_init is not None:
+        W = _per_gate(kernel_init, k_w, (input_size, H), G, dtype)
+    if recurrent_kernel_init is not None:
+        U = _per_gate(recurrent_kernel_init, k_u, (P, H), G, dtype)
+    if bias_init is not None:
+        b = _per_gate(bias_init, k_b, (H,), G, dtype)
     fgr = None
     if variant.gate_recurrence:  # a key of its own, leaving the other draws as they were
         K = len(variant.sigmoid_gates) * H
@@ -283,14 +337,17 @@ def init(
     forget_bias: float = 1.0,
     variant: Variant | str = "vanilla",
     dtype=jnp.float32,
+    kernel_init: Initializer | None = None,
+    recurrent_kernel_init: Initializer | None = None,
+    bias_init: Initializer | None = None,
 ) -> LSTMParams:
     """Initialise a stack of LSTM layers, as ``torch.nn.LSTM(input_size, hidden_size, ...)``.
 
     Layer 0 reads ``input_size`` features; layer ``l > 0`` reads ``output_size * D`` features
     (``output_size`` is ``proj_size`` with a projection, else ``hidden_size``), where ``D`` is 2
     for a bidirectional stack and 1 otherwise. Each layer and direction gets
-    its own key. ``init``, ``forget_bias``, ``variant`` and ``dtype`` are as in
-    :func:`init_cell`; every layer and direction has the same variant.
+    its own key. ``init``, ``forget_bias``, ``variant``, ``dtype`` and the initializers are as
+    in :func:`init_cell`; every layer and direction has the same variant.
 
     Returns:
         ``LSTMParams`` whose ``layers[l][d]`` is the ``CellParams`` of layer ``l``, direction
@@ -318,6 +375,9 @@ def init(
                 forget_bias=forget_bias,
                 variant=variant,
                 dtype=dtype,
+                kernel_init=kernel_init,
+                recurrent_kernel_init=recurrent_kernel_init,
+                bias_init=bias_init,
             )
             for direction in range(directions)
         )

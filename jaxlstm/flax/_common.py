@@ -1,14 +1,47 @@
-"""What the nnx and Linen wrappers share: the batch-major layout, the checks a wrapper adds to
-those of :func:`jaxlstm.lstm`, and Flax's ``(c, h)`` carry around :func:`jaxlstm.lstm_step`."""
+"""What the nnx and Linen wrappers share: Flax's conventions (computation ``dtype`` with input
+promotion, ``gate_fn`` and ``activation_fn``, ``carry_init``), the batch-major layout, the checks
+a wrapper adds to those of :func:`jaxlstm.lstm`, and Flax's ``(c, h)`` carry around
+:func:`jaxlstm.lstm_step`."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
+import jax
 import jax.numpy as jnp
+from flax.nnx.nn import dtypes
 from jax import Array
 
 import jaxlstm
-from jaxlstm.params import LSTMState
-from jaxlstm.params import CellParams, LSTMParams
+from jaxlstm.params import CellParams, LSTMParams, LSTMState
+from jaxlstm.variant import Variant, as_variant
+
+PromoteDtype = Callable[..., tuple]
+
+
+def variant_with(variant: Variant | str, gate_fn: Callable | None, activation_fn: Callable | None) -> Variant:
+    """``variant`` with Flax's ``gate_fn`` and ``activation_fn``, where given."""
+    variant = as_variant(variant)
+    changes = {}
+    if gate_fn is not None:
+        changes["gate_activation"] = gate_fn
+    if activation_fn is not None:
+        changes["cell_activation"] = activation_fn
+    return dataclasses.replace(variant, **changes) if changes else variant
+
+
+def promote(arrays: tuple, params, dtype, promote_dtype: PromoteDtype = dtypes.promote_dtype):
+    """Flax's input promotion: ``arrays`` (None kept) and ``params`` cast to the computation
+    dtype, ``dtype`` or, for None, the one ``promote_dtype`` infers from them all (as Flax's
+    ``promote_dtype``: the promoted type, made floating), so int32 inputs run in float32 and
+    float32 inputs in a float32 cell whatever their source. ``(arrays, params)`` come back."""
+    leaves, tree = jax.tree.flatten(params)
+    present = [a for a in arrays if a is not None]
+    with jax.numpy_dtype_promotion("standard"):  # an explicit promotion, also under "strict"
+        cast = list(promote_dtype((*present, *leaves), dtype=dtype))
+    out = [None if a is None else cast.pop(0) for a in arrays]
+    return tuple(out), jax.tree.unflatten(tree, cast)
 
 
 def noisy(dropout: float, recurrent_dropout: float, zoneout: float | tuple[float, float]) -> bool:
@@ -42,10 +75,12 @@ def run(
     dropout: float,
     recurrent_dropout: float,
     zoneout: float | tuple[float, float],
+    dtype=None,
     **options,
 ) -> tuple[Array, LSTMState]:
     """:func:`jaxlstm.lstm` on ``xs`` in the wrapper's layout; ``deterministic`` is its evaluation
-    mode (no dropout, zoneout's expectation).
+    mode (no dropout, zoneout's expectation). ``xs``, the state and the params are promoted to
+    the computation ``dtype`` first (see :func:`promote`); ``ys`` and the state come back in it.
 
     ``xs`` is ``(*batch, T, I)``, or ``(T, *batch, I)`` with ``time_major``; ``ys`` comes back in
     the same layout. ``options`` are the remaining keywords of :func:`jaxlstm.lstm`.
@@ -54,6 +89,9 @@ def run(
     if not time_major:
         _check_batch_major(params, xs, seq_lengths)
         xs = jnp.moveaxis(xs, -2, 0)
+    h0, c0 = (None, None) if state is None else state
+    (xs, h0, c0), params = promote((xs, h0, c0), params, dtype)
+    state = None if h0 is None else LSTMState(h0, c0)
     ys, state = jaxlstm.lstm(
         params,
         xs,
@@ -102,20 +140,25 @@ def step_input(x: object) -> Array:
     return x
 
 
-def step(cell: CellParams, carry: object, x: object, matmul_dtype) -> tuple[tuple[Array, Array], Array]:
-    """:func:`jaxlstm.lstm_step` with Flax's carry order: ``((c, h), x) -> ((c', h'), h')``."""
+def step(
+    cell: CellParams,
+    carry: object,
+    x: object,
+    *,
+    dtype,
+    matmul_dtype,
+    promote_dtype: PromoteDtype = dtypes.promote_dtype,
+) -> tuple[tuple[Array, Array], Array]:
+    """:func:`jaxlstm.lstm_step` with Flax's carry order, ``((c, h), x) -> ((c', h'), h')``, and
+    Flax's dtypes: the step runs in the computation dtype (``dtype``, or promoted from ``x``,
+    the carry and the params), and the new carry and output have the promoted type of the
+    carry's dtype and that one, as Flax's cells give them."""
     x = step_input(x)
-    dtype = jnp.dtype(cell.V.dtype)
     if x.shape[-1] != cell.input_size:
         raise ValueError(
             f"x has shape {tuple(x.shape)}; expected (*batch, {cell.input_size}), one time step "
             f"with the cell's {cell.input_size} input features. Hint: a whole sequence goes "
             "through flax's RNN(cell), which scans the cell over the time axis."
-        )
-    if x.dtype != dtype:
-        raise TypeError(
-            f"x has dtype {x.dtype} but the cell's params have dtype {dtype}; expected the same "
-            f"dtype. Hint: x.astype(jnp.{dtype})."
         )
     if not isinstance(carry, (tuple, list)) or len(carry) != 2:
         raise TypeError(
@@ -130,11 +173,31 @@ def step(cell: CellParams, carry: object, x: object, matmul_dtype) -> tuple[tupl
             f"for x of shape {tuple(x.shape)}. Hint: Flax's carry is (c, h), c first (jaxlstm's "
             "LSTMState is (h, c)); make it with cell.initialize_carry(x.shape)."
         )
-    (h, c), y = jaxlstm.lstm_step(cell, LSTMState(h, c), x, matmul_dtype=matmul_dtype)
-    return (c, h), y
+    (x_, c_, h_), cell = promote((x, c, h), cell, dtype, promote_dtype)
+    (h_, c_), _ = jaxlstm.lstm_step(cell, LSTMState(h_, c_), x_, matmul_dtype=matmul_dtype)
+    with jax.numpy_dtype_promotion("standard"):
+        c_, h_ = c_.astype(jnp.promote_types(c.dtype, c_.dtype)), h_.astype(jnp.promote_types(h.dtype, h_.dtype))
+    return (c_, h_), h_
 
 
-def zero_carry(cell: CellParams, input_shape: tuple[int, ...]) -> tuple[Array, Array]:
-    """Flax's zero carry ``(c, h)`` for a step input of ``input_shape = (*batch, I)``."""
-    batch, dtype = tuple(input_shape[:-1]), cell.V.dtype
-    return jnp.zeros((*batch, cell.state_size), dtype), jnp.zeros((*batch, cell.output_size), dtype)
+def carry(
+    cell: CellParams, input_shape: tuple[int, ...], keys: tuple[Array, Array] | None, carry_init, dtype
+) -> tuple[Array, Array]:
+    """Flax's carry ``(c, h)`` for a step input of ``input_shape = (*batch, I)``: ``carry_init``
+    (``(key, shape, dtype) -> array``; zeros for None) called for ``c``, then ``h``, with one
+    key of ``keys`` each, in the params' dtype ``dtype`` (Flax's ``param_dtype``)."""
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) < 1:
+        raise ValueError(
+            f"input_shape must be the shape of one step's input, (*batch, input_size); got "
+            f"{input_shape!r}. Hint: initialize_carry(x[:, 0].shape) for batch-major xs."
+        )
+    batch = tuple(input_shape[:-1])
+    shapes = ((*batch, cell.state_size), (*batch, cell.output_size))
+    if carry_init is None:
+        return tuple(jnp.zeros(shape, dtype) for shape in shapes)
+    if keys is None:
+        raise ValueError(
+            "initialize_carry got a carry_init but no rngs to call it with; expected rngs, e.g. "
+            "cell.initialize_carry(x.shape, nnx.Rngs(0)). Hint: the default zero carry needs none."
+        )
+    return tuple(jnp.asarray(carry_init(key, shape, dtype)) for key, shape in zip(keys, shapes))

@@ -6,12 +6,15 @@ LSTMParams}}`` for :class:`LSTM`, ``{"params": {"cell_params": CellParams}}`` fo
 :class:`LSTMCell` (under ``nn.RNN``, at ``params["cell"]["cell_params"]``). Existing functional
 params go in as they are: ``module.apply({"params": {"lstm_params": params}}, xs)``.
 
-Linen modules already have an ``init`` method, so :func:`jaxlstm.init`'s ``init`` option is
-called ``init_scheme`` here.
+Both take Flax's ``dtype`` (the computation dtype; None promotes inputs as Flax's cells do),
+``param_dtype``, ``gate_fn``, ``activation_fn`` and the initializer arguments. Linen modules
+already have an ``init`` method, so :func:`jaxlstm.init`'s ``init`` option is called
+``init_scheme`` here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import flax.linen as nn
@@ -21,9 +24,8 @@ from jax import Array
 
 import jaxlstm
 from jaxlstm import _validate
-from jaxlstm.params import LSTMState
 from jaxlstm.flax import _common
-from jaxlstm.params import Init
+from jaxlstm.params import Init, Initializer, LSTMState
 from jaxlstm.variant import Variant
 
 __all__ = ["LSTM", "LSTMCell"]
@@ -37,9 +39,13 @@ class LSTM(nn.Module):
     ``jaxlstm.LSTMState(h, c)`` stacked ``(num_layers * num_directions, *batch, H)``.
 
     Attributes:
-        hidden_size, num_layers, bidirectional, forget_bias, variant, dtype: as
-            :func:`jaxlstm.init` (``dtype`` is that of the params, and ``xs`` must have it).
-        init_scheme: :func:`jaxlstm.init`'s ``init``: ``"pytorch"`` or ``"keras"``.
+        hidden_size, num_layers, bidirectional, forget_bias, variant, kernel_init,
+            recurrent_kernel_init, bias_init: as :func:`jaxlstm.init`.
+        gate_fn, activation_fn: the gates' and the cell's activations, as Flax's cells (None:
+            the variant's, sigmoid and tanh).
+        dtype: the computation dtype, as Flax's (None: promote ``xs``, state and params).
+        param_dtype: the params' dtype.
+        init_scheme: :func:`jaxlstm.init`'s ``init``: ``"pytorch"``, ``"keras"`` or ``"flax"``.
         dropout, recurrent_dropout, zoneout, impl, remat, unroll, matmul_dtype: as
             :func:`jaxlstm.lstm`. The noise draws its key with ``self.make_rng("dropout")``.
         time_major: ``xs`` and ``ys`` are ``(T, *batch, features)``.
@@ -69,7 +75,13 @@ class LSTM(nn.Module):
     init_scheme: Init = "pytorch"
     forget_bias: float = 1.0
     variant: Variant | str = "vanilla"
-    dtype: Any = jnp.float32
+    gate_fn: Callable | None = None
+    activation_fn: Callable | None = None
+    kernel_init: Initializer | None = None
+    recurrent_kernel_init: Initializer | None = None
+    bias_init: Initializer | None = None
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
     zoneout: float | tuple[float, float] = 0.0
@@ -101,8 +113,11 @@ class LSTM(nn.Module):
                 bidirectional=self.bidirectional,
                 init=self.init_scheme,
                 forget_bias=self.forget_bias,
-                variant=self.variant,
-                dtype=self.dtype,
+                variant=_common.variant_with(self.variant, self.gate_fn, self.activation_fn),
+                dtype=self.param_dtype,
+                kernel_init=self.kernel_init,
+                recurrent_kernel_init=self.recurrent_kernel_init,
+                bias_init=self.bias_init,
             ),
         )
         deterministic = self.deterministic if deterministic is None else deterministic
@@ -128,6 +143,7 @@ class LSTM(nn.Module):
             dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout,
             zoneout=self.zoneout,
+            dtype=self.dtype,
             impl=self.impl,
             remat=self.remat,
             unroll=self.unroll,
@@ -136,16 +152,28 @@ class LSTM(nn.Module):
 
 
 class LSTMCell(nn.recurrent.RNNCellBase):
-    """One LSTM step with Linen's RNN cell interface: a drop-in for ``nn.OptimizedLSTMCell``
-    inside ``nn.RNN`` and ``nn.Bidirectional``, computing :func:`jaxlstm.lstm_step`.
+    """One LSTM step with Linen's RNN cell interface: a drop-in for ``nn.OptimizedLSTMCell`` (and
+    ``nn.LSTMCell``) inside ``nn.RNN``, ``nn.Bidirectional`` and ``nn.scan``, computing
+    :func:`jaxlstm.lstm_step`.
 
-    The carry is Flax's ``(c, h)``, c first (jaxlstm's ``LSTMState`` is ``(h, c)``). Weights of
-    an ``nn.OptimizedLSTMCell`` come in as ``{"cell_params": jaxlstm.interop.from_flax(tree)}``.
+    It takes Flax's attributes with Flax's meanings and defaults (``gate_fn``,
+    ``activation_fn``, ``kernel_init``, ``recurrent_kernel_init``, ``bias_init``, ``dtype``,
+    ``param_dtype``, ``carry_init``); the carry is Flax's ``(c, h)``, c first (jaxlstm's
+    ``LSTMState`` is ``(h, c)``). The one difference is the parameter tree: one
+    ``{"cell_params": CellParams}`` with the fused ``V`` and ``b`` instead of per-gate Dense
+    kernels (see the README's "parameter tree" section). Weights of a Flax cell come in as
+    ``{"cell_params": jaxlstm.interop.from_flax(tree)}``.
 
     Attributes:
         features: ``H``, as ``nn.OptimizedLSTMCell``'s ``features``.
-        init_scheme: :func:`jaxlstm.init_cell`'s ``init``: ``"pytorch"`` or ``"keras"``.
-        forget_bias, variant, dtype: as :func:`jaxlstm.init_cell`.
+        gate_fn, activation_fn: as Flax's (None: sigmoid and tanh, or the variant's).
+        kernel_init, recurrent_kernel_init, bias_init: as Flax's, each called per gate (see
+            :func:`jaxlstm.init_cell`); None for the scheme's.
+        dtype: the computation dtype (None: promote input, carry and params, as Flax).
+        param_dtype: the params' (and the carry's) dtype.
+        carry_init: the carry's initializer in :meth:`initialize_carry` (zeros).
+        init_scheme, forget_bias, variant: :func:`jaxlstm.init_cell`'s ``init``,
+            ``forget_bias`` and ``variant``; ``"flax"`` and 0.0 by default, Flax's own.
         matmul_dtype: as :func:`jaxlstm.lstm_step`.
 
     Example:
@@ -161,16 +189,25 @@ class LSTMCell(nn.recurrent.RNNCellBase):
     """
 
     features: int
-    init_scheme: Init = "pytorch"
-    forget_bias: float = 1.0
+    gate_fn: Callable | None = None
+    activation_fn: Callable | None = None
+    kernel_init: Initializer | None = None
+    recurrent_kernel_init: Initializer | None = None
+    bias_init: Initializer | None = None
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    carry_init: Initializer | None = None
+    init_scheme: Init = "flax"
+    forget_bias: float = 0.0
     variant: Variant | str = "vanilla"
-    dtype: Any = jnp.float32
     matmul_dtype: Any = None
 
     def _init_cell(self, key: Array, input_size: int):
         return jaxlstm.init_cell(
             key, input_size, self.features, init=self.init_scheme, forget_bias=self.forget_bias,
-            variant=self.variant, dtype=self.dtype,
+            variant=_common.variant_with(self.variant, self.gate_fn, self.activation_fn),
+            dtype=self.param_dtype, kernel_init=self.kernel_init,
+            recurrent_kernel_init=self.recurrent_kernel_init, bias_init=self.bias_init,
         )
 
     @nn.compact
@@ -178,15 +215,19 @@ class LSTMCell(nn.recurrent.RNNCellBase):
         """One step: ``((c, h), x) -> ((c', h'), h')``, ``x`` of shape ``(*batch, I)``."""
         inputs = _common.step_input(inputs)
         cell = self.param("cell_params", self._init_cell, inputs.shape[-1])
-        return _common.step(cell, carry, inputs, _validate.check_matmul_dtype(self.matmul_dtype))
+        return _common.step(
+            cell, carry, inputs, dtype=self.dtype,
+            matmul_dtype=_validate.check_matmul_dtype(self.matmul_dtype),
+        )
 
     @nn.nowrap
     def initialize_carry(self, rng: Array, input_shape: tuple[int, ...]) -> tuple[Array, Array]:
-        """The zero carry ``(c, h)`` for inputs of shape ``(*batch, I)``; ``rng`` is unused (the
-        carry starts at zero, as Flax's default ``carry_init``)."""
+        """The carry ``(c, h)`` for inputs of shape ``(*batch, I)``, in ``param_dtype``: as
+        Flax's, ``carry_init`` (zeros by default) for ``c`` and ``h``, with ``rng`` split in two."""
         # The sizes of c and h do not depend on the input size: any will do for the shapes.
         shapes = jax.eval_shape(lambda key: self._init_cell(key, 1), jax.random.key(0))
-        return _common.zero_carry(shapes, input_shape)
+        keys = None if self.carry_init is None else tuple(jax.random.split(rng))
+        return _common.carry(shapes, input_shape, keys, self.carry_init, shapes.V.dtype)
 
     @property
     def num_feature_axes(self) -> int:

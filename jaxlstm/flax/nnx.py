@@ -11,26 +11,33 @@ do: under ``nnx.jit``, ``nnx.Optimizer`` turns its optimizer state for such a Pa
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Literal
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from flax.nnx.nn import dtypes
 from jax import Array
 
 import jaxlstm
 from jaxlstm import _validate
-from jaxlstm.params import LSTMState
 from jaxlstm.flax import _common
-from jaxlstm.params import CellParams, Init, LSTMParams
+from jaxlstm.params import CellParams, Init, Initializer, LSTMParams, LSTMState
 from jaxlstm.variant import Variant
 
 __all__ = ["LSTM", "LSTMCell"]
 
 
-def _as_variables(tree):
-    """The pytree with every array leaf an ``nnx.Param``, marked as data of the module."""
-    return nnx.data(jax.tree.map(nnx.Param, tree))
+def _as_variables(tree, metadata: Mapping[str, Mapping] = MappingProxyType({})):
+    """The pytree with every array leaf an ``nnx.Param``, marked as data of the module;
+    ``metadata`` maps a leaf's name (``"V"``, ``"b"``) to its Param's metadata."""
+    def param(path, leaf):
+        return nnx.Param(leaf, **metadata.get(getattr(path[-1], "name", None), {}))
+
+    return nnx.data(jax.tree_util.tree_map_with_path(param, tree))
 
 
 def _as_arrays(tree):
@@ -64,8 +71,14 @@ class LSTM(nnx.Module):
     on.
 
     Args:
-        input_size, hidden_size, num_layers, bidirectional, init, forget_bias, variant, dtype:
-            as :func:`jaxlstm.init` (``dtype`` is that of the params, and ``xs`` must have it).
+        input_size, hidden_size, num_layers, bidirectional, init, forget_bias, variant,
+            kernel_init, recurrent_kernel_init, bias_init: as :func:`jaxlstm.init`.
+        gate_fn, activation_fn: the gates' and the cell's activations, as Flax's cells (None:
+            the variant's, sigmoid and tanh); they set the variant's ``gate_activation`` and
+            ``cell_activation``.
+        dtype: the computation dtype, as Flax's: ``xs``, the state and the params are cast to
+            it; None promotes them to a common floating dtype (int32 ``xs`` run in float32).
+        param_dtype: the params' dtype (float32).
         dropout, recurrent_dropout, zoneout, impl, remat, unroll, matmul_dtype: as
             :func:`jaxlstm.lstm`.
         time_major: ``xs`` and ``ys`` are ``(T, *batch, features)``; else ``(*batch, T,
@@ -101,7 +114,13 @@ class LSTM(nnx.Module):
         init: Init = "pytorch",
         forget_bias: float = 1.0,
         variant: Variant | str = "vanilla",
-        dtype=jnp.float32,
+        gate_fn: Callable | None = None,
+        activation_fn: Callable | None = None,
+        kernel_init: Initializer | None = None,
+        recurrent_kernel_init: Initializer | None = None,
+        bias_init: Initializer | None = None,
+        dtype=None,
+        param_dtype=jnp.float32,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         zoneout: float | tuple[float, float] = 0.0,
@@ -122,10 +141,14 @@ class LSTM(nnx.Module):
             bidirectional=bidirectional,
             init=init,
             forget_bias=forget_bias,
-            variant=variant,
-            dtype=dtype,
+            variant=_common.variant_with(variant, gate_fn, activation_fn),
+            dtype=param_dtype,
+            kernel_init=kernel_init,
+            recurrent_kernel_init=recurrent_kernel_init,
+            bias_init=bias_init,
         )
         self.params = _as_variables(params)
+        self.dtype = dtype
         self.dropout = dropout
         self.recurrent_dropout = recurrent_dropout
         self.zoneout = zoneout
@@ -142,6 +165,7 @@ class LSTM(nnx.Module):
         cls,
         params: LSTMParams | CellParams,
         *,
+        dtype=None,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         zoneout: float | tuple[float, float] = 0.0,
@@ -168,6 +192,7 @@ class LSTM(nnx.Module):
         params = _validate.as_stack(params)
         _check_rngs(rngs, optional=True)
         options = dict(
+            dtype=dtype,
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
             zoneout=zoneout,
@@ -242,6 +267,7 @@ class LSTM(nnx.Module):
             dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout,
             zoneout=self.zoneout,
+            dtype=self.dtype,
             impl=self.impl,
             remat=self.remat,
             unroll=self.unroll,
@@ -251,16 +277,34 @@ class LSTM(nnx.Module):
 
 class LSTMCell(nnx.RNNCellBase):
     """One LSTM step with Flax's RNN cell interface: a drop-in for ``nnx.OptimizedLSTMCell``
-    inside ``nnx.RNN``, computing :func:`jaxlstm.lstm_step`.
+    (and ``nnx.LSTMCell``) inside ``nnx.RNN``, computing :func:`jaxlstm.lstm_step`.
 
-    The carry is Flax's ``(c, h)``, c first (jaxlstm's ``LSTMState`` is ``(h, c)``); the weights
-    are a ``CellParams`` (``module.cell_params``). Weights from an ``nnx.OptimizedLSTMCell``
-    come in with ``LSTMCell.from_params(jaxlstm.interop.from_flax(tree))``.
+    It takes Flax's arguments with Flax's meanings and defaults: ``gate_fn``,
+    ``activation_fn``, ``kernel_init``, ``recurrent_kernel_init``, ``bias_init`` (Flax's
+    initialisers by default: ``init="flax"``), ``dtype`` (the computation dtype; None promotes
+    the input, carry and params as Flax does, so int32 inputs run in float32), ``param_dtype``,
+    ``carry_init``, ``promote_dtype``, ``keep_rngs`` and the three ``*_metadata``. The carry is
+    Flax's ``(c, h)``, c first (jaxlstm's ``LSTMState`` is ``(h, c)``). The one difference is
+    the parameter tree: one fused ``V = [U; W]`` and ``b`` (``module.cell_params``, state paths
+    ``params/V`` and ``params/b``) instead of per-gate kernels; the README's "parameter tree"
+    section has the recipes for weight decay, freezing and Flax's layout. Weights from a Flax
+    cell come in with ``LSTMCell.from_params(jaxlstm.interop.from_flax(tree))``.
 
     Args:
         in_features: ``I``, the size of each step's input.
         hidden_features: ``H``.
-        init, forget_bias, variant, dtype: as :func:`jaxlstm.init_cell`.
+        gate_fn, activation_fn: as Flax's (None: sigmoid and tanh, or the variant's).
+        kernel_init, recurrent_kernel_init, bias_init: as Flax's, each called per gate (see
+            :func:`jaxlstm.init_cell`).
+        dtype, param_dtype, promote_dtype: as Flax's (``promote_dtype`` is given the input, the
+            carry and every param leaf, and must bring them to one dtype).
+        carry_init: the default initializer of :meth:`initialize_carry` (zeros for None).
+        keep_rngs: keep ``rngs.carry`` for :meth:`initialize_carry` (Flax's, deprecated there).
+        kernel_metadata, recurrent_kernel_metadata, bias_metadata: metadata of the ``V`` and
+            ``b`` Params (for sharding annotations); ``V`` holds both kernels, so the first two
+            must be equal.
+        init, forget_bias, variant: as :func:`jaxlstm.init_cell`; ``"flax"`` and 0.0 by
+            default, Flax's own.
         matmul_dtype: as :func:`jaxlstm.lstm_step`.
         rngs: ``rngs.params()`` draws the weights.
 
@@ -269,9 +313,9 @@ class LSTMCell(nnx.RNNCellBase):
         >>> from flax import nnx
         >>> from jaxlstm.flax import LSTMCell
         >>> rnn = nnx.RNN(LSTMCell(4, 8, rngs=nnx.Rngs(0)), return_carry=True)
-        >>> (c, h), ys = rnn(jnp.ones((3, 10, 4)))          # (batch, T, features)
-        >>> c.shape, ys.shape
-        ((3, 8), (3, 10, 8))
+        >>> (c, h), ys = rnn(jnp.ones((3, 10, 4), jnp.int32))   # (batch, T, features)
+        >>> c.shape, ys.shape, ys.dtype
+        ((3, 8), (3, 10, 8), dtype('float32'))
     """
 
     def __init__(
@@ -279,24 +323,55 @@ class LSTMCell(nnx.RNNCellBase):
         in_features: int,
         hidden_features: int,
         *,
-        init: Init = "pytorch",
-        forget_bias: float = 1.0,
-        variant: Variant | str = "vanilla",
-        dtype=jnp.float32,
-        matmul_dtype=None,
+        gate_fn: Callable | None = None,
+        activation_fn: Callable | None = None,
+        kernel_init: Initializer | None = None,
+        recurrent_kernel_init: Initializer | None = None,
+        bias_init: Initializer | None = None,
+        dtype=None,
+        param_dtype=jnp.float32,
+        carry_init: Initializer | None = None,
+        promote_dtype: _common.PromoteDtype = dtypes.promote_dtype,
+        keep_rngs: bool = False,
         rngs: nnx.Rngs,
+        kernel_metadata: Mapping = MappingProxyType({}),
+        recurrent_kernel_metadata: Mapping = MappingProxyType({}),
+        bias_metadata: Mapping = MappingProxyType({}),
+        init: Init = "flax",
+        forget_bias: float = 0.0,
+        variant: Variant | str = "vanilla",
+        matmul_dtype=None,
     ):
         _check_rngs(rngs, optional=False)
+        if dict(kernel_metadata) != dict(recurrent_kernel_metadata):
+            raise ValueError(
+                f"kernel_metadata {dict(kernel_metadata)} and recurrent_kernel_metadata "
+                f"{dict(recurrent_kernel_metadata)} differ; expected them equal: jaxlstm's cell "
+                "holds both kernels in one fused V = [U; W] (one Param, one metadata). Hint: "
+                "give the same metadata to both, or split V after training (interop.to_flax)."
+            )
         cell = jaxlstm.init_cell(
             rngs.params(), in_features, hidden_features, init=init, forget_bias=forget_bias,
-            variant=variant, dtype=dtype,
+            variant=_common.variant_with(variant, gate_fn, activation_fn), dtype=param_dtype,
+            kernel_init=kernel_init, recurrent_kernel_init=recurrent_kernel_init, bias_init=bias_init,
         )
-        self.params = _as_variables(cell)
+        self.params = _as_variables(cell, {"V": kernel_metadata, "b": bias_metadata})
+        self.dtype = dtype
+        self.promote_dtype = promote_dtype
         self.matmul_dtype = _validate.check_matmul_dtype(matmul_dtype)
+        if carry_init is not None:
+            warnings.warn(
+                "carry_init is given to LSTMCell's constructor; as Flax's, it still works, but "
+                "initialize_carry(..., carry_init=...) is the preferred place.",
+                stacklevel=2,
+            )
+        self.carry_init = carry_init
+        self.rngs = rngs.carry.fork() if keep_rngs else nnx.data(None)
 
     @classmethod
-    def from_params(cls, cell: CellParams, *, matmul_dtype=None) -> LSTMCell:
-        """An :class:`LSTMCell` holding existing ``CellParams``, exactly.
+    def from_params(cls, cell: CellParams, *, dtype=None, matmul_dtype=None) -> LSTMCell:
+        """An :class:`LSTMCell` holding existing ``CellParams``, exactly; ``dtype`` is the
+        computation dtype, as in the constructor.
 
         Example:
             >>> import jax, jaxlstm
@@ -313,7 +388,7 @@ class LSTMCell(nnx.RNNCellBase):
             )
             raise TypeError(f"cell must be a jaxlstm.CellParams; got {type(cell).__name__}.{hint}")
         _validate.as_stack(cell)
-        module = nnx.eval_shape(lambda: cls(1, 1, matmul_dtype=matmul_dtype, rngs=nnx.Rngs(0)))
+        module = nnx.eval_shape(lambda: cls(1, 1, dtype=dtype, matmul_dtype=matmul_dtype, rngs=nnx.Rngs(0)))
         module.params = _as_variables(cell)
         return module
 
@@ -324,12 +399,29 @@ class LSTMCell(nnx.RNNCellBase):
 
     def __call__(self, carry: tuple[Array, Array], inputs: Array) -> tuple[tuple[Array, Array], Array]:
         """One step: ``((c, h), x) -> ((c', h'), h')``, ``x`` of shape ``(*batch, I)``."""
-        return _common.step(self.cell_params, carry, inputs, self.matmul_dtype)
+        return _common.step(
+            self.cell_params, carry, inputs, dtype=self.dtype, matmul_dtype=self.matmul_dtype,
+            promote_dtype=self.promote_dtype,
+        )
 
-    def initialize_carry(self, input_shape: tuple[int, ...], rngs=None) -> tuple[Array, Array]:
-        """The zero carry ``(c, h)`` for inputs of shape ``(*batch, I)``; ``rngs`` is unused
-        (the carry starts at zero, as Flax's default ``carry_init``)."""
-        return _common.zero_carry(self.cell_params, input_shape)
+    def initialize_carry(
+        self,
+        input_shape: tuple[int, ...],
+        rngs: nnx.Rngs | nnx.RngStream | None = None,
+        carry_init: Initializer | None = None,
+    ) -> tuple[Array, Array]:
+        """The carry ``(c, h)`` for inputs of shape ``(*batch, I)``, in ``param_dtype``, as
+        Flax's: ``carry_init`` (else the constructor's, else zeros) is called for ``c`` and then
+        ``h``, each with a key from ``rngs`` (its ``carry`` stream; the kept one with
+        ``keep_rngs``). The zero carry needs no ``rngs``."""
+        carry_init = self.carry_init if carry_init is None else carry_init
+        if rngs is None:
+            rngs = self.rngs
+        if isinstance(rngs, nnx.Rngs):
+            rngs = rngs.carry
+        keys = None if rngs is None or carry_init is None else (rngs(), rngs())
+        cell = self.cell_params
+        return _common.carry(cell, input_shape, keys, carry_init, cell.V.dtype)
 
     @property
     def num_feature_axes(self) -> int:

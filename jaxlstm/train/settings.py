@@ -50,7 +50,7 @@ class ModelConfig:
         hidden_size: units per layer.
         num_layers: stacked LSTM layers.
         variant: a preset of ``jaxlstm.VARIANTS`` (``"vanilla"``, ``"lstm1997"``, ``"CIFG"``, ...).
-        init: ``"pytorch"`` or ``"keras"`` (see :func:`jaxlstm.init`).
+        init: ``"pytorch"``, ``"keras"`` or ``"flax"`` (see :func:`jaxlstm.init`).
         forget_bias: added to the forget gate's bias at init.
         input_bias: added to the input gate's bias at init: Hochreiter & Schmidhuber (1997)
             start it negative (-3 and -6 on the adding problem) so that the cells, with no
@@ -68,7 +68,7 @@ class ModelConfig:
     hidden_size: int = 16
     num_layers: int = 1
     variant: str = "vanilla"
-    init: Literal["pytorch", "keras"] = "pytorch"
+    init: Literal["pytorch", "keras", "flax"] = "pytorch"
     forget_bias: float = 1.0
     input_bias: float = 0.0
     shortcut: bool = False
