@@ -383,6 +383,28 @@ def check_options(
     return remats[remat], impl
 
 
+def check_matmul(matmul_dtype: object, precision: object) -> tuple[jnp.dtype | None, object]:
+    """The validated ``(matmul_dtype, precision)`` of a run, for ``jaxlstm.cell.Matmul``."""
+    return check_matmul_dtype(matmul_dtype), check_precision(precision)
+
+
+def check_precision(precision: object) -> object:
+    """None, a ``jax.lax.Precision`` (names as ``"highest"`` become one), or a pair of them."""
+    if precision is None:
+        return None
+    parts = precision if isinstance(precision, tuple) and len(precision) == 2 else (precision,)
+    try:
+        checked = tuple(jax.lax.Precision(p) if isinstance(p, str) else p for p in parts)
+    except ValueError:
+        checked = ()
+    if not checked or not all(isinstance(p, jax.lax.Precision) for p in checked):
+        raise ValueError(
+            f"precision must be None, a jax.lax.Precision or one of 'default', 'high', 'highest' "
+            f"(or a pair of them, one per operand); got {precision!r}."
+        )
+    return checked if len(checked) == 2 else checked[0]
+
+
 def check_matmul_dtype(matmul_dtype: object) -> jnp.dtype | None:
     if matmul_dtype is None:
         return None

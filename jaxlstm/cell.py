@@ -15,6 +15,7 @@ all computed by :func:`cell_update` and :func:`cell_output` after the one matmul
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -24,40 +25,56 @@ from jax import Array
 from jaxlstm import _validate
 from jaxlstm.params import CellParams, LSTMState
 
-__all__ = ["cell_output", "cell_update", "lstm_step", "matmul", "step"]
+__all__ = ["Matmul", "cell_output", "cell_update", "lstm_step", "matmul", "step"]
 
 
-def matmul(a: Array, b: Array, dtype=None) -> Array:
-    """``a @ b`` for ``a`` of ``(..., K)`` and ``b`` of ``(K, N)``; with ``dtype`` (e.g.
-    ``jnp.bfloat16``), the operands are cast to it and the products accumulated and returned in
-    ``a``'s dtype: fast matrix units, full-precision state.
+@dataclasses.dataclass(frozen=True)
+class Matmul:
+    """How every matmul of a run multiplies (static and hashable).
 
-    With ``dtype``, the backward pass casts the cotangent to ``dtype`` too, so both of its
-    matmuls also multiply ``dtype`` operands (autodiff of the forward alone would multiply the
-    full-precision cotangent by a ``dtype`` operand); for that, this is a ``jax.custom_vjp``,
-    and so it has no forward-mode derivative.
+    Attributes:
+        dtype: None, or the dtype of the operands (e.g. ``jnp.bfloat16``), accumulated and
+            returned in the first operand's dtype: fast matrix units, full-precision state.
+        precision: None, or ``jax.lax.Precision`` / its name (``"highest"``, ...), as
+            ``jnp.matmul``'s ``precision``: on GPU and TPU it picks TF32 or bfloat16 passes for
+            float32 operands.
     """
-    if dtype is None:
-        return a @ b
-    return _low_precision_matmul(jnp.dtype(dtype), jnp.dtype(b.dtype), a, b)
+
+    dtype: object = None
+    precision: object = None
+
+
+def matmul(a: Array, b: Array, how: Matmul = Matmul()) -> Array:
+    """``a @ b`` for ``a`` of ``(..., K)`` and ``b`` of ``(K, N)``, as ``how`` says.
+
+    With ``how.dtype``, the backward pass casts the cotangent to that dtype too, so both of its
+    matmuls also multiply low-precision operands (autodiff of the forward alone would multiply
+    the full-precision cotangent by a low-precision operand); for that, this is a
+    ``jax.custom_vjp``, and so it has no forward-mode derivative.
+    """
+    if how.dtype is None:
+        return jnp.matmul(a, b, precision=how.precision)
+    return _low_precision_matmul(how, jnp.dtype(b.dtype), a, b)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _low_precision_matmul(dtype, b_dtype, a: Array, b: Array) -> Array:
-    return jnp.matmul(a.astype(dtype), b.astype(dtype), preferred_element_type=a.dtype)
+def _low_precision_matmul(how: Matmul, b_dtype, a: Array, b: Array) -> Array:
+    return jnp.matmul(a.astype(how.dtype), b.astype(how.dtype), precision=how.precision,
+                      preferred_element_type=a.dtype)
 
 
-def _low_precision_matmul_fwd(dtype, b_dtype, a, b):
-    a_low, b_low = a.astype(dtype), b.astype(dtype)
-    return jnp.matmul(a_low, b_low, preferred_element_type=a.dtype), (a_low, b_low)
+def _low_precision_matmul_fwd(how, b_dtype, a, b):
+    a_low, b_low = a.astype(how.dtype), b.astype(how.dtype)
+    return jnp.matmul(a_low, b_low, precision=how.precision, preferred_element_type=a.dtype), (a_low, b_low)
 
 
-def _low_precision_matmul_bwd(dtype, b_dtype, residuals, g):
+def _low_precision_matmul_bwd(how, b_dtype, residuals, g):
     a_low, b_low = residuals
-    g_low = g.astype(dtype)
-    da = jnp.matmul(g_low, b_low.T, preferred_element_type=g.dtype)
+    g_low = g.astype(how.dtype)
+    da = jnp.matmul(g_low, b_low.T, precision=how.precision, preferred_element_type=g.dtype)
     K, N = b_low.shape
-    db = jnp.matmul(a_low.reshape(-1, K).T, g_low.reshape(-1, N), preferred_element_type=b_dtype)
+    db = jnp.matmul(a_low.reshape(-1, K).T, g_low.reshape(-1, N), precision=how.precision,
+                    preferred_element_type=b_dtype)
     return da, db
 
 
@@ -65,7 +82,7 @@ _low_precision_matmul.defvjp(_low_precision_matmul_fwd, _low_precision_matmul_bw
 
 
 def lstm_step(
-    params: CellParams, state: tuple[Array, Array], x: Array, *, matmul_dtype=None
+    params: CellParams, state: tuple[Array, Array], x: Array, *, matmul_dtype=None, precision=None
 ) -> tuple[LSTMState, Array]:
     """One LSTM step: ``((h, c), x) -> ((h', c'), h')``, the body of ``jax.lax.scan``.
 
@@ -76,7 +93,8 @@ def lstm_step(
             activations after the cell state, with FGR).
         x: ``(*batch, I)``, the input at this step.
         matmul_dtype: None, or a dtype such as ``jnp.bfloat16`` for the matmul's operands
-            (accumulated in the params' dtype); see :func:`matmul`.
+            (accumulated in the params' dtype); see :class:`Matmul`.
+        precision: None, or a ``jax.lax.Precision`` or its name, for every matmul.
 
     Returns:
         ``(LSTMState(h', c'), h')``: the new state and the output, which is the new ``h``.
@@ -96,23 +114,24 @@ def lstm_step(
     """
     params = _validate.check_cell(params)
     state, x = _validate.check_step(params, state, x)
-    return step(params, state, x, matmul_dtype=_validate.check_matmul_dtype(matmul_dtype))
+    how = Matmul(*_validate.check_matmul(matmul_dtype, precision))
+    return step(params, state, x, how=how)
 
 
-def step(params: CellParams, state: LSTMState, x: Array, *, matmul_dtype=None) -> tuple[LSTMState, Array]:
+def step(params: CellParams, state: LSTMState, x: Array, *, how: Matmul = Matmul()) -> tuple[LSTMState, Array]:
     """:func:`lstm_step` without its checks: the body the sequence loops scan."""
     h, c = state
-    z = matmul(jnp.concatenate([h, x], axis=-1), params.V, matmul_dtype)
+    z = matmul(jnp.concatenate([h, x], axis=-1), params.V, how)
     z = z + jnp.broadcast_to(params.b, z.shape)  # explicit: users may forbid rank promotion
-    h, c = cell_output(params, z, c, matmul_dtype)
+    h, c = cell_output(params, z, c, how)
     return LSTMState(h, c), h
 
 
-def cell_output(params: CellParams, z: Array, c: Array, matmul_dtype=None) -> tuple[Array, Array]:
+def cell_output(params: CellParams, z: Array, c: Array, how: Matmul = Matmul()) -> tuple[Array, Array]:
     """:func:`cell_update`, then the variant's projection ``h @ P`` and ``proj_clip``, if any."""
-    h, c = cell_update(params, z, c, matmul_dtype)
+    h, c = cell_update(params, z, c, how)
     if params.variant.proj_size:
-        h = matmul(h, params.proj, matmul_dtype)
+        h = matmul(h, params.proj, how)
         if params.variant.proj_clip is not None:
             h = jnp.clip(h, -params.variant.proj_clip, params.variant.proj_clip)
     return h, c
@@ -131,7 +150,7 @@ def _layer_norm(v: Array, gain: Array, bias: Array, blocks: int) -> Array:
     return v * jnp.broadcast_to(gain, shape) + jnp.broadcast_to(bias, shape)
 
 
-def cell_update(params: CellParams, z: Array, c: Array, matmul_dtype=None) -> tuple[Array, Array]:
+def cell_update(params: CellParams, z: Array, c: Array, how: Matmul = Matmul()) -> tuple[Array, Array]:
     """The elementwise part of a step: pre-activations ``z`` (with bias) and ``c(t-1)`` to
     ``(h(t), c(t))``, by the equations of ``params.variant`` (before any projection).
 
@@ -143,7 +162,7 @@ def cell_update(params: CellParams, z: Array, c: Array, matmul_dtype=None) -> tu
         params: the cell's params; ``V`` and ``b`` are not read.
         z: ``(*batch, G * H)``, one block per gate in ``params.variant.gates``.
         c: ``(*batch, params.state_size)``: ``c(t-1)``, and with FGR ``a(t-1)`` after it.
-        matmul_dtype: the dtype of FGR's matmul operands, as in :func:`lstm_step`.
+        how: how FGR's matmul multiplies, as in :func:`lstm_step`.
     """
     variant = params.variant
     gates = variant.gates
@@ -153,7 +172,7 @@ def cell_update(params: CellParams, z: Array, c: Array, matmul_dtype=None) -> tu
     if variant.gate_recurrence:
         H, recurrent = params.hidden_size, variant.sigmoid_gates
         c, previous = c[..., :H], c[..., H:]
-        fed_back = jnp.split(matmul(previous, params.gate_recurrence, matmul_dtype), len(recurrent), axis=-1)
+        fed_back = jnp.split(matmul(previous, params.gate_recurrence, how), len(recurrent), axis=-1)
         for gate, term in zip(recurrent, fed_back):
             pre[gate] = pre[gate] + term
     peep = params.peepholes or {}

@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxlstm.cell import cell_output, matmul, step
+from jaxlstm.cell import Matmul, cell_output, matmul, step
 from jaxlstm.params import CellParams, LSTMState
 
 Impl = Literal["reference", "fused", "hoisted"]
@@ -61,7 +61,7 @@ def run(
     unroll: int | bool,
     remat: Remat,
     impl: Impl,
-    matmul_dtype=None,
+    how: Matmul = Matmul(),
     noise: Noise | None = None,
 ) -> tuple[Array, LSTMState]:
     """Run one layer in one direction.
@@ -76,7 +76,7 @@ def run(
         unroll: steps per loop iteration, as in ``jax.lax.scan``.
         remat: ``"none"``, ``"step"`` or ``"sqrt"`` (see the module docstring).
         impl: ``"reference"``, ``"fused"`` or ``"hoisted"``.
-        matmul_dtype: None, or the dtype of every matmul's operands (see ``cell.matmul``).
+        how: how every matmul multiplies: its operands' dtype and precision (``cell.Matmul``).
         noise: a :class:`Noise`, or None: the variational recurrent-dropout mask
             ``(*batch, P)`` that multiplies ``h`` where it enters the matmul, and the zoneout
             masks ``(T, *batch, P)`` for ``h`` and ``(T, *batch, C)`` for ``c``, True where a
@@ -99,10 +99,10 @@ def run(
         keep_c=None if noise.keep_c is None else noise.keep_c.reshape(T, B, C),
     )
     if impl == "reference":
-        ys, (h, c) = _reference(cell, xs, LSTMState(h0, c0), mask, noise, reverse, unroll, remat, matmul_dtype)
+        ys, (h, c) = _reference(cell, xs, LSTMState(h0, c0), mask, noise, reverse, unroll, remat, how)
     else:
         config = _Config(reverse=reverse, unroll=unroll, remat=remat, hoist=impl == "hoisted",
-                         matmul_dtype=matmul_dtype)
+                         how=how)
         ys, h, c = _lstm_layer(config, cell, xs, h0, c0, mask, noise)
     return ys.reshape(T, *batch, P), LSTMState(h.reshape(*batch, P), c.reshape(*batch, C))
 
@@ -161,8 +161,8 @@ def _split_zoneout(d: Array, keep: Array) -> tuple[Array, Array]:
 # --- the reference: scan of lstm_step, differentiated by JAX -------------------------------------
 
 
-def _reference(cell, xs, state, mask, noise, reverse, unroll, remat, matmul_dtype):
-    cell_step = functools.partial(step, cell, matmul_dtype=matmul_dtype)
+def _reference(cell, xs, state, mask, noise, reverse, unroll, remat, how):
+    cell_step = functools.partial(step, cell, how=how)
     if remat == "step":
         cell_step = jax.checkpoint(cell_step)
 
@@ -200,10 +200,10 @@ class _Config:
     unroll: int | bool
     remat: Remat
     hoist: bool
-    matmul_dtype: object = None
+    how: Matmul = Matmul()
 
     def mm(self, a: Array, b: Array) -> Array:
-        return matmul(a, b, self.matmul_dtype)
+        return matmul(a, b, self.how)
 
 
 def _gates(z: Array) -> tuple[Array, Array, Array, Array]:
@@ -268,7 +268,7 @@ def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, noise: Noise, 
             h_new = o * jnp.tanh(c_new)
         else:
             saved = z
-            h_new, c_new = cell_output(cell, z, c, config.matmul_dtype)
+            h_new, c_new = cell_output(cell, z, c, config.how)
             h_new, c_new = _zone_out(h_new, h, keep_h), _zone_out(c_new, c, keep_c)
         if valid is not None:
             valid = valid[:, None]
@@ -353,7 +353,7 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
                 dh_step = jnp.where(valid, dh_step, jnp.zeros_like(dh_step))
                 dc_step = jnp.where(valid, dc_step, jnp.zeros_like(dc_step))
             update = lambda z, c_prev, extras: cell_output(
-                _with_extras(cell, extras), z, c_prev, config.matmul_dtype
+                _with_extras(cell, extras), z, c_prev, config.how
             )
             _, pullback = jax.vjp(update, saved, c_prev, extras)
             dz, dc_prev, step_extras = pullback((dh_step, dc_step))

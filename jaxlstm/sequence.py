@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from jaxlstm import _validate, kernel
+from jaxlstm.cell import Matmul
 from jaxlstm.params import CellParams, LSTMParams, LSTMState
 
 __all__ = ["lstm"]
@@ -39,6 +40,7 @@ def lstm(
     remat: bool | Literal["step", "sqrt"] = False,
     impl: Literal["auto", "reference", "fused", "hoisted"] = "auto",
     matmul_dtype=None,
+    precision=None,
 ) -> tuple[Array, LSTMState]:
     """Run an LSTM stack over a time-major sequence, as ``torch.nn.LSTM`` does.
 
@@ -93,7 +95,10 @@ def lstm(
             for the operands of every matmul, forward and backward, accumulated in the params'
             dtype; the state, the gate arithmetic and the gradients stay in the params' dtype.
             For accelerators with fast bfloat16 matrix units. Reverse-mode only, on every
-            ``impl`` (see :func:`jaxlstm.cell.matmul`).
+            ``impl`` (see :class:`jaxlstm.cell.Matmul`).
+        precision: None, or a ``jax.lax.Precision`` or its name (``"highest"``, ...) for every
+            matmul, forward and backward, as ``jnp.matmul``'s (on GPU and TPU it decides
+            whether float32 matmuls use TF32 or bfloat16 passes).
 
     Returns:
         ``(ys, state)``: ``ys`` of shape ``(T, *batch, num_directions * output_size)``, the
@@ -115,7 +120,7 @@ def lstm(
     zoneout_c, zoneout_h = _validate.check_noise(recurrent_dropout, zoneout, key, deterministic)
     if deterministic:
         dropout = recurrent_dropout = 0.0
-    matmul_dtype = _validate.check_matmul_dtype(matmul_dtype)
+    how = Matmul(*_validate.check_matmul(matmul_dtype, precision))
     if impl == "auto":
         impl = kernel.auto_impl(xs.shape, params.layers[0][0], xs.dtype.itemsize)
     if state is not None:
@@ -130,7 +135,7 @@ def lstm(
             stacklevel=2,
         )
     options = _Options(reverse, float(dropout), float(recurrent_dropout), zoneout_c, zoneout_h, bool(deterministic),
-                       unroll, remat, impl, matmul_dtype)
+                       unroll, remat, impl, how)
     return _lstm(options, params, xs, state, seq_lengths, key)
 
 
@@ -147,7 +152,7 @@ class _Options:
     unroll: int | bool
     remat: str
     impl: str
-    matmul_dtype: object
+    how: Matmul
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -193,7 +198,7 @@ def _lstm(options: _Options, params: LSTMParams, xs: Array, state: LSTMState | N
                 unroll=options.unroll,
                 remat=options.remat,
                 impl=options.impl,
-                matmul_dtype=options.matmul_dtype,
+                how=options.how,
                 noise=noise,
             )
             outputs.append(ys)

@@ -295,3 +295,14 @@ def test_metadata_reaches_the_params():
     cell = LSTMCell(I, H, kernel_metadata={"tag": "k"}, recurrent_kernel_metadata={"tag": "k"},
                     bias_metadata={"tag": "b"}, rngs=nnx.Rngs(0))
     assert cell.params.V.get_metadata()["tag"] == "k" and cell.params.b.get_metadata()["tag"] == "b"
+
+
+def test_precision_reaches_the_matmuls_of_both_wrappers():
+    highest = "precision=(Precision.HIGHEST, Precision.HIGHEST)"
+    cell = LSTMCell(I, H, precision="highest", rngs=nnx.Rngs(0))
+    jaxpr = str(jax.make_jaxpr(lambda x: nnx.RNN(cell)(x))(jnp.ones((B, T, I))))
+    assert jaxpr.count("dot_general") == jaxpr.count(highest) >= 1
+    model = jlinen.LSTM(H, precision="highest")
+    variables = model.init(jax.random.key(0), jnp.ones((B, T, I)))
+    jaxpr = str(jax.make_jaxpr(lambda x: model.apply(variables, x))(jnp.ones((B, T, I))))
+    assert jaxpr.count("dot_general") == jaxpr.count(highest) >= 1

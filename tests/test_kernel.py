@@ -11,6 +11,7 @@ import pytest
 
 import jaxlstm
 from jaxlstm import kernel
+from jaxlstm.cell import Matmul
 
 H, I = 5, 3
 
@@ -94,7 +95,7 @@ def value_and_grads_policy(impl, remat, matmul_dtype, T=8, batch=(4,)):
 
     def loss(cell, xs):
         ys, (h, c) = kernel.run(cell, xs, state, None, reverse=False, unroll=1, remat=remat, impl=impl,
-                                matmul_dtype=matmul_dtype)
+                                how=Matmul(matmul_dtype))
         return jnp.sum(jnp.sin(ys)) + jnp.sum(h * c), ys
 
     (value, ys), grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))(cell, xs)
@@ -129,3 +130,23 @@ def test_bfloat16_policy_leaves_no_matmul_of_mixed_dtypes(variant):
     state = jaxlstm.lstm(params, xs)[1]
     jaxpr = jax.make_jaxpr(jax.grad(step_loss, argnums=(0, 1, 2, 3)))(cell, state.h[0], state.c[0], xs[0]).jaxpr
     assert set(dot_dtypes(jaxpr, [])) == {("bfloat16", "bfloat16")}
+
+
+@pytest.mark.parametrize("impl", ["reference", "fused", "hoisted"])
+@pytest.mark.parametrize("matmul_dtype", [None, jnp.bfloat16])
+def test_precision_reaches_every_matmul_forward_and_backward(impl, matmul_dtype):
+    cell = jaxlstm.init_cell(jax.random.key(0), I, H, variant=jaxlstm.Variant(proj_size=2))
+    xs = jnp.ones((3, 2, I))
+    loss = lambda cell, xs: jnp.sum(jaxlstm.lstm(cell, xs, impl=impl, matmul_dtype=matmul_dtype, precision="highest")[0])
+    jaxpr = str(jax.make_jaxpr(jax.grad(loss, argnums=(0, 1)))(cell, xs))
+    assert jaxpr.count("dot_general") >= 6  # the step's and the projection's, both ways
+    assert jaxpr.count("dot_general") == jaxpr.count("precision=(Precision.HIGHEST, Precision.HIGHEST)")
+
+
+def test_precision_errors():
+    cell = jaxlstm.init_cell(jax.random.key(0), I, H)
+    with pytest.raises(ValueError, match=r"precision must be None, a jax.lax.Precision or one of 'default', 'high', "
+                                         r"'highest' \(or a pair of them, one per operand\); got 'quick'"):
+        jaxlstm.lstm(cell, jnp.ones((3, 2, I)), precision="quick")
+    with pytest.raises(ValueError, match=r"precision must be None"):
+        jaxlstm.lstm_step(cell, jaxlstm.LSTMState(jnp.zeros(H), jnp.zeros(H)), jnp.ones(I), precision=3)

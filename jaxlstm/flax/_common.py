@@ -147,6 +147,7 @@ def step(
     *,
     dtype,
     matmul_dtype,
+    precision,
     promote_dtype: PromoteDtype = dtypes.promote_dtype,
 ) -> tuple[tuple[Array, Array], Array]:
     """:func:`jaxlstm.lstm_step` with Flax's carry order, ``((c, h), x) -> ((c', h'), h')``, and
@@ -174,7 +175,8 @@ def step(
             "LSTMState is (h, c)); make it with cell.initialize_carry(x.shape)."
         )
     (x_, c_, h_), cell = promote((x, c, h), cell, dtype, promote_dtype)
-    (h_, c_), _ = jaxlstm.lstm_step(cell, LSTMState(h_, c_), x_, matmul_dtype=matmul_dtype)
+    (h_, c_), _ = jaxlstm.lstm_step(cell, LSTMState(h_, c_), x_, matmul_dtype=matmul_dtype,
+                                  precision=precision)
     with jax.numpy_dtype_promotion("standard"):
         c_, h_ = c_.astype(jnp.promote_types(c.dtype, c_.dtype)), h_.astype(jnp.promote_types(h.dtype, h_.dtype))
     return (c_, h_), h_

@@ -46,7 +46,7 @@ class LSTM(nn.Module):
         dtype: the computation dtype, as Flax's (None: promote ``xs``, state and params).
         param_dtype: the params' dtype.
         init_scheme: :func:`jaxlstm.init`'s ``init``: ``"pytorch"``, ``"keras"`` or ``"flax"``.
-        dropout, recurrent_dropout, zoneout, impl, remat, unroll, matmul_dtype: as
+        dropout, recurrent_dropout, zoneout, impl, remat, unroll, matmul_dtype, precision: as
             :func:`jaxlstm.lstm`. The noise draws its key with ``self.make_rng("dropout")``.
         time_major: ``xs`` and ``ys`` are ``(T, *batch, features)``.
         deterministic: True is evaluation mode (no dropout, zoneout's expectation, as
@@ -90,6 +90,7 @@ class LSTM(nn.Module):
     remat: bool | Literal["step", "sqrt"] = False
     unroll: int | bool = 1
     matmul_dtype: Any = None
+    precision: Any = None
     deterministic: bool | None = None
 
     @nn.compact
@@ -148,6 +149,7 @@ class LSTM(nn.Module):
             remat=self.remat,
             unroll=self.unroll,
             matmul_dtype=self.matmul_dtype,
+            precision=self.precision,
         )
 
 
@@ -174,7 +176,7 @@ class LSTMCell(nn.recurrent.RNNCellBase):
         carry_init: the carry's initializer in :meth:`initialize_carry` (zeros).
         init_scheme, forget_bias, variant: :func:`jaxlstm.init_cell`'s ``init``,
             ``forget_bias`` and ``variant``; ``"flax"`` and 0.0 by default, Flax's own.
-        matmul_dtype: as :func:`jaxlstm.lstm_step`.
+        matmul_dtype, precision: as :func:`jaxlstm.lstm_step`.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -201,6 +203,7 @@ class LSTMCell(nn.recurrent.RNNCellBase):
     forget_bias: float = 0.0
     variant: Variant | str = "vanilla"
     matmul_dtype: Any = None
+    precision: Any = None
 
     def _init_cell(self, key: Array, input_size: int):
         return jaxlstm.init_cell(
@@ -215,10 +218,8 @@ class LSTMCell(nn.recurrent.RNNCellBase):
         """One step: ``((c, h), x) -> ((c', h'), h')``, ``x`` of shape ``(*batch, I)``."""
         inputs = _common.step_input(inputs)
         cell = self.param("cell_params", self._init_cell, inputs.shape[-1])
-        return _common.step(
-            cell, carry, inputs, dtype=self.dtype,
-            matmul_dtype=_validate.check_matmul_dtype(self.matmul_dtype),
-        )
+        matmul_dtype, precision = _validate.check_matmul(self.matmul_dtype, self.precision)
+        return _common.step(cell, carry, inputs, dtype=self.dtype, matmul_dtype=matmul_dtype, precision=precision)
 
     @nn.nowrap
     def initialize_carry(self, rng: Array, input_shape: tuple[int, ...]) -> tuple[Array, Array]:

@@ -79,7 +79,7 @@ class LSTM(nnx.Module):
         dtype: the computation dtype, as Flax's: ``xs``, the state and the params are cast to
             it; None promotes them to a common floating dtype (int32 ``xs`` run in float32).
         param_dtype: the params' dtype (float32).
-        dropout, recurrent_dropout, zoneout, impl, remat, unroll, matmul_dtype: as
+        dropout, recurrent_dropout, zoneout, impl, remat, unroll, matmul_dtype, precision: as
             :func:`jaxlstm.lstm`.
         time_major: ``xs`` and ``ys`` are ``(T, *batch, features)``; else ``(*batch, T,
             features)``.
@@ -129,6 +129,7 @@ class LSTM(nnx.Module):
         remat: bool | Literal["step", "sqrt"] = False,
         unroll: int | bool = 1,
         matmul_dtype=None,
+        precision=None,
         deterministic: bool = False,
         rngs: nnx.Rngs,
     ):
@@ -157,6 +158,7 @@ class LSTM(nnx.Module):
         self.remat = remat
         self.unroll = unroll
         self.matmul_dtype = matmul_dtype
+        self.precision = precision
         self.deterministic = deterministic
         self.rngs = self._dropout_stream(rngs)
 
@@ -174,6 +176,7 @@ class LSTM(nnx.Module):
         remat: bool | Literal["step", "sqrt"] = False,
         unroll: int | bool = 1,
         matmul_dtype=None,
+        precision=None,
         deterministic: bool = False,
         rngs: nnx.Rngs | None = None,
     ) -> LSTM:
@@ -201,6 +204,7 @@ class LSTM(nnx.Module):
             remat=remat,
             unroll=unroll,
             matmul_dtype=matmul_dtype,
+            precision=precision,
             deterministic=deterministic,
         )
         # The shell's own weights (of any size) are only shapes, and are replaced at once.
@@ -272,6 +276,7 @@ class LSTM(nnx.Module):
             remat=self.remat,
             unroll=self.unroll,
             matmul_dtype=self.matmul_dtype,
+            precision=self.precision,
         )
 
 
@@ -305,7 +310,7 @@ class LSTMCell(nnx.RNNCellBase):
             must be equal.
         init, forget_bias, variant: as :func:`jaxlstm.init_cell`; ``"flax"`` and 0.0 by
             default, Flax's own.
-        matmul_dtype: as :func:`jaxlstm.lstm_step`.
+        matmul_dtype, precision: as :func:`jaxlstm.lstm_step`.
         rngs: ``rngs.params()`` draws the weights.
 
     Example:
@@ -341,6 +346,7 @@ class LSTMCell(nnx.RNNCellBase):
         forget_bias: float = 0.0,
         variant: Variant | str = "vanilla",
         matmul_dtype=None,
+        precision=None,
     ):
         _check_rngs(rngs, optional=False)
         if dict(kernel_metadata) != dict(recurrent_kernel_metadata):
@@ -358,7 +364,7 @@ class LSTMCell(nnx.RNNCellBase):
         self.params = _as_variables(cell, {"V": kernel_metadata, "b": bias_metadata})
         self.dtype = dtype
         self.promote_dtype = promote_dtype
-        self.matmul_dtype = _validate.check_matmul_dtype(matmul_dtype)
+        self.matmul_dtype, self.precision = _validate.check_matmul(matmul_dtype, precision)
         if carry_init is not None:
             warnings.warn(
                 "carry_init is given to LSTMCell's constructor; as Flax's, it still works, but "
@@ -369,7 +375,7 @@ class LSTMCell(nnx.RNNCellBase):
         self.rngs = rngs.carry.fork() if keep_rngs else nnx.data(None)
 
     @classmethod
-    def from_params(cls, cell: CellParams, *, dtype=None, matmul_dtype=None) -> LSTMCell:
+    def from_params(cls, cell: CellParams, *, dtype=None, matmul_dtype=None, precision=None) -> LSTMCell:
         """An :class:`LSTMCell` holding existing ``CellParams``, exactly; ``dtype`` is the
         computation dtype, as in the constructor.
 
@@ -388,7 +394,8 @@ class LSTMCell(nnx.RNNCellBase):
             )
             raise TypeError(f"cell must be a jaxlstm.CellParams; got {type(cell).__name__}.{hint}")
         _validate.as_stack(cell)
-        module = nnx.eval_shape(lambda: cls(1, 1, dtype=dtype, matmul_dtype=matmul_dtype, rngs=nnx.Rngs(0)))
+        module = nnx.eval_shape(lambda: cls(1, 1, dtype=dtype, matmul_dtype=matmul_dtype, precision=precision,
+                                                  rngs=nnx.Rngs(0)))
         module.params = _as_variables(cell)
         return module
 
@@ -401,7 +408,7 @@ class LSTMCell(nnx.RNNCellBase):
         """One step: ``((c, h), x) -> ((c', h'), h')``, ``x`` of shape ``(*batch, I)``."""
         return _common.step(
             self.cell_params, carry, inputs, dtype=self.dtype, matmul_dtype=self.matmul_dtype,
-            promote_dtype=self.promote_dtype,
+            precision=self.precision, promote_dtype=self.promote_dtype,
         )
 
     def initialize_carry(
