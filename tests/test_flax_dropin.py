@@ -65,9 +65,10 @@ def nnx_runs(cell, xs, lengths):
     return out
 
 
-@pytest.mark.parametrize("flax_cls", [nnx.OptimizedLSTMCell, nnx.LSTMCell])
-@pytest.mark.parametrize("activations", [{}, dict(gate_fn=jax.nn.hard_sigmoid, activation_fn=jax.nn.elu)],
-                         ids=["sigmoid-tanh", "hard_sigmoid-elu"])
+@pytest.mark.parametrize(("flax_cls", "activations"), [
+    (nnx.OptimizedLSTMCell, {}),
+    (nnx.LSTMCell, dict(gate_fn=jax.nn.hard_sigmoid, activation_fn=jax.nn.elu)),
+], ids=["OptimizedLSTMCell", "LSTMCell-hard_sigmoid-elu"])
 def test_nnx_rnn_runs_equal_flax_cells(flax_cls, activations):
     """Every nnx.RNN mode, values and gradients (of the weights and the inputs)."""
     theirs, ours = nnx_pair(flax_cls, **activations)

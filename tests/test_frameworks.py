@@ -98,6 +98,25 @@ def test_live_framework(name):
 
 
 @pytest.mark.frameworks
+def test_to_keras_with_keras_activations_builds_the_same_layer():
+    """jaxlstm -> Keras: a hard-sigmoid, softsign cell in a Keras layer made from
+    keras_activations, against jaxlstm's own forward pass."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras")
+    variant = jaxlstm.Variant(gate_activation="hard_sigmoid", cell_activation="softsign")
+    cell = jaxlstm.init_cell(jax.random.key(4), fc.I, fc.H, variant=variant)
+    xs, h0, c0 = fc._inputs(4)
+    with jax.numpy_rank_promotion("allow"), jax.numpy_dtype_promotion("standard"):
+        layer = keras.layers.LSTM(fc.H, return_sequences=True, return_state=True, **interop.keras_activations(cell))
+        layer.build((None, None, fc.I))
+        layer.set_weights(interop.to_keras(cell))
+        ys, h, c = layer(xs.swapaxes(0, 1), initial_state=[h0, c0])
+    expected = ours(cell, dict(xs=xs, h0=h0, c0=c0))
+    for a, b in zip((np.asarray(ys).swapaxes(0, 1), h, c), expected):
+        np.testing.assert_allclose(a, b, **TOL)
+
+
+@pytest.mark.frameworks
 def test_recorded_cases_are_current():
     """Inputs in the record are today's; where all three frameworks import, so are the outputs."""
     for name in fc.RECORDED:
