@@ -41,14 +41,14 @@ def test_identity_h3_i2(x64):
     check_identity(input_size=2, hidden_size=3, seed=0)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(SIZES, st.integers(0, 2**16))
 def test_identity_random_sizes(sizes, seed):
     with jax.enable_x64(True):
         check_identity(*sizes, seed)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(SIZES, st.integers(0, 2**16))
 def test_step_equals_numpy_reference(sizes, seed):
     input_size, hidden_size = sizes

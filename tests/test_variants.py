@@ -24,9 +24,9 @@ EXTRA = {
     "fgr_no_input_gate": jaxlstm.Variant(gate_recurrence=True, input_gate=False),
     "projection_clip_peephole_layer_norm": jaxlstm.Variant(proj_size=3, proj_clip=0.2, peepholes=True,
                                                            layer_norm=True),
-    "hard_sigmoid": jaxlstm.Variant(gate_activation="hard_sigmoid"),  # common in Keras models
-    "softsign_gates_gelu_cell_peephole": jaxlstm.Variant(gate_activation="softsign", cell_activation=jax.nn.gelu,
-                                                         peepholes=True),
+    # Keras's common hard_sigmoid gates, and a cell activation given as a function (not by name)
+    "hard_sigmoid_gates_gelu_cell_peephole": jaxlstm.Variant(gate_activation="hard_sigmoid",
+                                                             cell_activation=jax.nn.gelu, peepholes=True),
 }
 ALL = {**{name: jaxlstm.VARIANTS[name] for name in NAMES}, **EXTRA}
 
