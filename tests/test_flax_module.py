@@ -261,8 +261,7 @@ def valid_mask(lengths, time_axis):
     return mask if time_axis == 0 else mask.T
 
 
-@pytest.mark.parametrize("weights_from", ["jaxlstm", "flax"])
-@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize(("weights_from", "reverse"), [("jaxlstm", False), ("flax", True)])
 def test_nnx_rnn_of_cell_equals_optimized_lstm_cell(weights_from, reverse):
     flax_cell = nnx.OptimizedLSTMCell(I, H, rngs=nnx.Rngs(1))
     if weights_from == "jaxlstm":
