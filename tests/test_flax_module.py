@@ -16,7 +16,7 @@ from flax import nnx
 import jaxlstm
 from jaxlstm.flax import LSTM, LSTMCell
 from jaxlstm.flax import linen as jlinen
-from jaxlstm.interop import from_flax, to_flax
+from jaxlstm.interop import from_flax
 
 T, B, I, H = 6, 3, 4, 5
 TOL = dict(rtol=1e-5, atol=1e-5)
@@ -259,57 +259,6 @@ def valid_mask(lengths, time_axis):
     """True where a step lies inside its sequence (Flax leaves the rest unspecified)."""
     mask = np.arange(T)[:, None] < np.asarray(lengths)[None]
     return mask if time_axis == 0 else mask.T
-
-
-@pytest.mark.parametrize(("weights_from", "reverse"), [("jaxlstm", False), ("flax", True)])
-def test_nnx_rnn_of_cell_equals_optimized_lstm_cell(weights_from, reverse):
-    flax_cell = nnx.OptimizedLSTMCell(I, H, rngs=nnx.Rngs(1))
-    if weights_from == "jaxlstm":
-        ours = LSTMCell(I, H, rngs=nnx.Rngs(0))
-        state = nnx.state(flax_cell)
-        nnx.replace_by_pure_dict(state, to_flax(ours.cell_params, "nnx_optimized"))
-        nnx.update(flax_cell, state)
-    else:
-        ours = LSTMCell.from_params(from_flax(nnx.to_pure_dict(nnx.state(flax_cell))))
-    xs = normal(3, (B, T, I))
-    carry = (normal(4, (B, H)), normal(5, (B, H)))
-    lengths = jnp.array([T, 2, 0])
-    results = [
-        nnx.RNN(cell, return_carry=True, reverse=reverse, keep_order=True)(
-            xs, initial_carry=carry, seq_lengths=lengths)
-        for cell in (ours, flax_cell)
-    ]
-    ((c, h), ys), ((c_flax, h_flax), ys_flax) = results
-    valid = valid_mask(lengths, time_axis=1)
-    np.testing.assert_allclose(np.asarray(ys)[valid], np.asarray(ys_flax)[valid], **TOL)
-    np.testing.assert_allclose(c, c_flax, **TOL)
-    np.testing.assert_allclose(h, h_flax, **TOL)
-    # and the cell's zero carry is Flax's
-    assert_trees_equal(ours.initialize_carry((B, I)), flax_cell.initialize_carry((B, I), nnx.Rngs(0)))
-
-
-def linen_weights(seed, cell_module):
-    """Random weights of a linen ``nn.RNN(cell_module)``: ``params["cell"]`` of Flax's layout."""
-    return nn.RNN(cell_module).init(jax.random.key(seed), jnp.zeros((B, T, I)))["params"]["cell"]
-
-
-def test_linen_rnn_of_cell_equals_optimized_lstm_cell():
-    flax_params = linen_weights(0, nn.OptimizedLSTMCell(H))
-    ours_params = {"cell_params": from_flax(flax_params)}
-    xs = normal(6, (B, T, I))
-    carry = (normal(7, (B, H)), normal(8, (B, H)))
-    lengths = jnp.array([3, T, 1])
-    (c, h), ys = nn.RNN(jlinen.LSTMCell(H), return_carry=True).apply(
-        {"params": {"cell": ours_params}}, xs, initial_carry=carry, seq_lengths=lengths)
-    (c_flax, h_flax), ys_flax = nn.RNN(nn.OptimizedLSTMCell(H), return_carry=True).apply(
-        {"params": {"cell": flax_params}}, xs, initial_carry=carry, seq_lengths=lengths)
-    valid = valid_mask(lengths, time_axis=1)
-    np.testing.assert_allclose(np.asarray(ys)[valid], np.asarray(ys_flax)[valid], **TOL)
-    np.testing.assert_allclose(c, c_flax, **TOL)
-    np.testing.assert_allclose(h, h_flax, **TOL)
-    # our cell's own init makes the same tree shape as Flax's, under the name cell_params
-    assert_trees_equal(jax.tree.map(jnp.shape, linen_weights(0, jlinen.LSTMCell(H))["cell_params"]),
-                       jax.tree.map(jnp.shape, ours_params["cell_params"]))
 
 
 def test_linen_bidirectional_equals_optimized_lstm_cell_and_functional():
