@@ -4,7 +4,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from jaxlstm import interop
 from jaxlstm.cell import lstm_step
-from jaxlstm.params import CellParams, LSTMParams, LSTMState, init, init_cell, param_count
+from jaxlstm.params import CellParams, LSTMParams, LSTMState, init, init_cell, initial_state, param_count
 from jaxlstm.sequence import lstm
 from jaxlstm.variant import ACTIVATIONS, VARIANTS, Variant
 
@@ -23,6 +23,7 @@ __all__ = [
     "__version__",
     "init",
     "init_cell",
+    "initial_state",
     "interop",
     "lstm",
     "lstm_step",

@@ -198,6 +198,13 @@ def _check_extras(where: str, cell: CellParams, hidden: int) -> None:
             f"{expected_fgr.get('fgr')} (K * H, K * H) for the K gates of i, f, o of its variant "
             f"{variant}. Hint: make params with jaxlstm.init(..., variant=...)."
         )
+    initial = {k: tuple(v.shape) for k, v in (("h0", cell.h0), ("c0", cell.c0)) if v is not None}
+    if initial and initial != {"h0": (cell.output_size,), "c0": (cell.state_size,)}:
+        raise ValueError(
+            f"{where} has a learned initial state of shapes {initial}; expected h0 and c0 both, "
+            f"of shapes ({cell.output_size},) and ({cell.state_size},): the sizes of h and c. Hint: "
+            "make params with jaxlstm.init(..., learn_initial_state=True)."
+        )
     proj = {} if cell.proj is None else {"proj": tuple(cell.proj.shape)}
     expected_proj = {} if variant.proj_size is None else {"proj": (hidden, variant.proj_size)}
     if proj != expected_proj:
@@ -285,6 +292,27 @@ def check_seq_lengths(xs: Array, seq_lengths: object) -> Array:
             f"{values.max()}. Hint: T is xs.shape[0] (lstm is time-major)."
         )
     return seq_lengths
+
+
+def check_resets(xs: Array, resets: object) -> Array:
+    resets = jnp.asarray(resets)
+    if resets.dtype != jnp.bool_:
+        raise TypeError(
+            f"resets has dtype {resets.dtype}; expected bool, True where a new segment starts. "
+            "Hint: resets = dones.astype(bool), or episode_starts == 1."
+        )
+    expected = tuple(xs.shape[:-1])
+    if tuple(resets.shape) != expected:
+        hint = ""
+        if tuple(resets.shape) == expected[1:]:
+            hint = " It has no time axis: resets marks steps, one row per step."
+        elif resets.ndim == len(expected) and tuple(resets.shape) == (*expected[1:2], expected[0], *expected[2:]):
+            hint = " It looks batch-major: lstm is time-major, pass resets.swapaxes(0, 1)."
+        raise ValueError(
+            f"resets has shape {tuple(resets.shape)}; expected (T, *batch) = {expected}, the shape "
+            f"of xs {tuple(xs.shape)} without its features.{hint}"
+        )
+    return resets
 
 
 def check_state(params: LSTMParams, xs: Array, state: object) -> LSTMState:

@@ -57,6 +57,8 @@ def run(
     state: LSTMState,
     mask: Array | None,
     *,
+    resets: Array | None = None,
+    reset_state: LSTMState | None = None,
     reverse: bool,
     unroll: int | bool,
     remat: Remat,
@@ -72,6 +74,13 @@ def run(
         state: the initial ``(h, c)``, ``h`` of ``(*batch, P)`` and ``c`` of ``(*batch, C)``.
         mask: ``(T, *batch)`` booleans, False past each sequence's end, or None. Where it is
             False the state passes through unchanged and the output is zero.
+        resets: ``(T, *batch)`` booleans, True at the first step of each new segment, in time
+            order, or None. Going forward, the state entering a step where it is True is
+            replaced by ``reset_state``; going backward (``reverse``), the state entering step
+            ``t`` is replaced where step ``t + 1`` starts a segment, so each segment runs from
+            its own end. Resets past a sequence's end (where ``mask`` is False) do nothing.
+        reset_state: what a reset restores, ``h`` of ``(*batch, P)`` and ``c`` of
+            ``(*batch, C)``; zeros if None. Its gradient sums over every reset.
         reverse: run from the last step to the first.
         unroll: steps per loop iteration, as in ``jax.lax.scan``.
         remat: ``"none"``, ``"step"`` or ``"sqrt"`` (see the module docstring).
@@ -88,10 +97,18 @@ def run(
     """
     T, batch = xs.shape[0], xs.shape[1:-1]
     B = math.prod(batch)
+    cell = dataclasses.replace(cell, h0=None, c0=None)  # the initial state is the caller's to place
     C, P = cell.state_size, cell.output_size  # C: the size of c (H, more with FGR); P: that of h
     xs = xs.reshape(T, B, xs.shape[-1])
     h0, c0 = state.h.reshape(B, P), state.c.reshape(B, C)
     mask = None if mask is None else mask.reshape(T, B)
+    init = None
+    if resets is not None:
+        resets = _segment_starts(resets.reshape(T, B), mask, reverse)
+        if reset_state is None:
+            init = (jnp.zeros_like(h0), jnp.zeros_like(c0))
+        else:
+            init = (reset_state.h.reshape(B, P), reset_state.c.reshape(B, C))
     noise = Noise() if noise is None else noise
     noise = noise._replace(
         recurrent=None if noise.recurrent is None else noise.recurrent.reshape(B, P),
@@ -99,12 +116,32 @@ def run(
         keep_c=None if noise.keep_c is None else noise.keep_c.reshape(T, B, C),
     )
     if impl == "reference":
-        ys, (h, c) = _reference(cell, xs, LSTMState(h0, c0), mask, noise, reverse, unroll, remat, how)
+        ys, (h, c) = _reference(cell, xs, LSTMState(h0, c0), mask, resets, init, noise, reverse, unroll, remat,
+                                how)
     else:
         config = _Config(reverse=reverse, unroll=unroll, remat=remat, hoist=impl == "hoisted",
                          how=how)
-        ys, h, c = _lstm_layer(config, cell, xs, h0, c0, mask, noise)
+        ys, h, c = _lstm_layer(config, cell, xs, h0, c0, mask, resets, init, noise)
     return ys.reshape(T, *batch, P), LSTMState(h.reshape(*batch, P), c.reshape(*batch, C))
+
+
+def _segment_starts(resets: Array, mask: Array | None, reverse: bool) -> Array:
+    """Where the state entering each step is reset, in scan order: ``resets`` within the
+    sequences, and going backward shifted by one step (a segment's last step is the first the
+    backward direction reaches)."""
+    if mask is not None:
+        resets = resets & mask
+    if reverse:
+        resets = jnp.concatenate([resets[1:], jnp.zeros_like(resets[:1])])
+    return resets
+
+
+def _reset(state: tuple[Array, Array], reset: Array | None, init) -> tuple[Array, Array]:
+    """The state entering a step: ``init`` where ``reset`` (``(B,)``) is True."""
+    if reset is None:
+        return state
+    r = reset[:, None]
+    return tuple(jnp.where(r, i, s) for i, s in zip(init, state))
 
 
 class Noise(NamedTuple):
@@ -161,14 +198,15 @@ def _split_zoneout(d: Array, keep: Array) -> tuple[Array, Array]:
 # --- the reference: scan of lstm_step, differentiated by JAX -------------------------------------
 
 
-def _reference(cell, xs, state, mask, noise, reverse, unroll, remat, how):
+def _reference(cell, xs, state, mask, resets, init, noise, reverse, unroll, remat, how):
     cell_step = functools.partial(step, cell, how=how)
     if remat == "step":
         cell_step = jax.checkpoint(cell_step)
 
     def body(carry, inputs):
-        x, valid, keep_h, keep_c = inputs
+        x, valid, reset, keep_h, keep_c = inputs
         keep_h, keep_c = noise.zoneout_at(keep_h, keep_c)
+        carry = LSTMState(*_reset(carry, reset, init))
         h, c = carry
         h_in = h if noise.recurrent is None else h * noise.recurrent
         (h_new, c_new), _ = cell_step(LSTMState(h_in, c), x)
@@ -179,7 +217,7 @@ def _reference(cell, xs, state, mask, noise, reverse, unroll, remat, how):
         carry = LSTMState(*(jnp.where(valid, n, o) for n, o in zip(new, carry)))
         return carry, jnp.where(valid, new.h, jnp.zeros_like(new.h))
 
-    per_step = (xs, mask, noise.keep_h, noise.keep_c)
+    per_step = (xs, mask, resets, noise.keep_h, noise.keep_c)
     if remat == "sqrt":
         per_step, T, k = _pad_to_chunks(*per_step)
         chunk = jax.checkpoint(functools.partial(jax.lax.scan, body, reverse=reverse, unroll=unroll))
@@ -238,7 +276,7 @@ def _with_extras(cell: CellParams, extras) -> CellParams:
                                gate_recurrence=gate_recurrence)
 
 
-def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, noise: Noise, *, save: bool):
+def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, resets, init, noise: Noise, *, save: bool):
     """The forward loop: carried states ``(hs, cs)`` per step, what the backward loop needs per
     step if ``save`` (the four gates for the vanilla cell, the pre-activations ``z`` for other
     variants), and the final ``(h, c)``."""
@@ -254,8 +292,8 @@ def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, noise: Noise, 
     bias = jnp.broadcast_to(b, (h0.shape[0], b.shape[-1]))
 
     def step(carry, step_inputs):
-        h, c = carry
-        x, valid, keep_h, keep_c = step_inputs
+        x, valid, reset, keep_h, keep_c = step_inputs
+        h, c = _reset(carry, reset, init)
         keep_h, keep_c = noise.zoneout_at(keep_h, keep_c)
         h_in = h if noise.recurrent is None else h * noise.recurrent
         if config.hoist:
@@ -278,7 +316,7 @@ def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, noise: Noise, 
     (h, c), (hs, cs, saved) = jax.lax.scan(
         step,
         (h0, c0),
-        (inputs, mask, noise.keep_h, noise.keep_c),
+        (inputs, mask, resets, noise.keep_h, noise.keep_c),
         reverse=config.reverse,
         unroll=config.unroll,
     )
@@ -298,6 +336,16 @@ def _previous(seq: Array, first: Array, reverse: bool) -> Array:
     return jnp.concatenate([first[None], seq])[:-1]
 
 
+def _entering(hs, cs, h0, c0, resets, init, reverse):
+    """The state that entered each step: the previous step's, or the reset state where the
+    step was reset."""
+    hs_prev, cs_prev = _previous(hs, h0, reverse), _previous(cs, c0, reverse)
+    if resets is None:
+        return hs_prev, cs_prev
+    r = resets[..., None]
+    return jnp.where(r, init[0][None], hs_prev), jnp.where(r, init[1][None], cs_prev)
+
+
 def _vanilla_step_grads(gates, c, c_prev, dh_total, dc):
     """The vanilla cell's backward step, written out: ``(dz, dc_prev)``."""
     i, f, g, o = gates
@@ -315,10 +363,15 @@ def _vanilla_step_grads(gates, c, c_prev, dh_total, dc):
     return dz, dc_total * f
 
 
-def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev, dys, mask, noise, dh, dc):
+def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev, dys, mask, resets, noise,
+              dh, dc):
     """The backward loop: carries only ``(dh, dc)`` (and, for variants with peepholes or layer
-    norm, the running gradient of those small vectors); returns ``dZ`` per step, that extra
-    gradient, and ``(dh0, dc0)``.
+    norm, the running gradient of those small vectors; with resets, that of the reset state);
+    returns ``dZ`` per step, that extra gradient, ``(dh0, dc0)`` and the reset state's
+    gradient ``(dh, dc)`` (zeros without resets).
+
+    ``hs_prev`` and ``cs_prev`` are the states that entered each step (after any reset); the
+    gradient reaching a reset step's entering state goes to the reset state, not back in time.
 
     ``saved`` is None under ``remat="step"``: each step then recomputes its pre-activations
     from the saved state before it, with one extra ``[h, x] @ V``. The vanilla cell's step is
@@ -332,8 +385,8 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
     extras = _extras(cell)
 
     def step(carry, step_inputs):
-        dh, dc, d_extras = carry
-        saved, h_prev, x, c, c_prev, dy, valid, keep_h, keep_c = step_inputs
+        dh, dc, d_extras, d_init = carry
+        saved, h_prev, x, c, c_prev, dy, valid, reset, keep_h, keep_c = step_inputs
         keep_h, keep_c = noise.zoneout_at(keep_h, keep_c)
         if saved is None:
             h_in = h_prev if noise.recurrent is None else h_prev * noise.recurrent
@@ -366,18 +419,23 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
         if valid is not None:
             dz = jnp.where(valid, dz, jnp.zeros_like(dz))
             dh_prev, dc_prev = jnp.where(valid, dh_prev, dh), jnp.where(valid, dc_prev, dc)
-        return (dh_prev, dc_prev, d_extras), dz
+        if reset is not None:  # what entered a reset step came from the reset state
+            r = reset[:, None]
+            d_init = (d_init[0] + jnp.where(r, dh_prev, 0), d_init[1] + jnp.where(r, dc_prev, 0))
+            dh_prev, dc_prev = jnp.where(r, 0, dh_prev), jnp.where(r, 0, dc_prev)
+        return (dh_prev, dc_prev, d_extras, d_init), dz
 
     recompute = (hs_prev, xs) if saved is None else (None, None)
     d_extras = jax.tree.map(jnp.zeros_like, extras)
-    (dh0, dc0, d_extras), dZ = jax.lax.scan(
+    d_init = (jnp.zeros_like(dh), jnp.zeros_like(dc))
+    (dh0, dc0, d_extras, d_init), dZ = jax.lax.scan(
         step,
-        (dh, dc, d_extras),
-        (saved, *recompute, cs, cs_prev, dys, mask, noise.keep_h, noise.keep_c),
+        (dh, dc, d_extras, d_init),
+        (saved, *recompute, cs, cs_prev, dys, mask, resets, noise.keep_h, noise.keep_c),
         reverse=not config.reverse,
         unroll=config.unroll,
     )
-    return dZ, d_extras, dh0, dc0
+    return dZ, d_extras, dh0, dc0, d_init
 
 
 def _weight_grads(config: _Config, xs, hs_prev, dZ):
@@ -410,37 +468,39 @@ def _matmul_input(hs_prev: Array, noise: Noise) -> Array:
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _lstm_layer(config: _Config, cell: CellParams, xs, h0, c0, mask, noise):
+def _lstm_layer(config: _Config, cell: CellParams, xs, h0, c0, mask, resets, init, noise):
     if config.remat == "sqrt":
-        return _sqrt_forward(config, cell, xs, h0, c0, mask, noise)[0]
-    hs, _, _, h, c = _forward(config, cell, xs, h0, c0, mask, noise, save=False)
+        return _sqrt_forward(config, cell, xs, h0, c0, mask, resets, init, noise)[0]
+    hs, _, _, h, c = _forward(config, cell, xs, h0, c0, mask, resets, init, noise, save=False)
     return _outputs(hs, mask), h, c
 
 
-def _lstm_layer_fwd(config: _Config, cell: CellParams, xs, h0, c0, mask, noise):
+def _lstm_layer_fwd(config: _Config, cell: CellParams, xs, h0, c0, mask, resets, init, noise):
+    inputs = (cell, xs, h0, c0, mask, resets, init, noise)
     if config.remat == "sqrt":
-        outputs, boundaries = _sqrt_forward(config, cell, xs, h0, c0, mask, noise)
-        return outputs, (cell, xs, h0, c0, mask, noise, boundaries)
-    hs, cs, saved, h, c = _forward(config, cell, xs, h0, c0, mask, noise, save=config.remat == "none")
-    return (_outputs(hs, mask), h, c), (cell, xs, h0, c0, mask, noise, (hs, cs, saved))
+        outputs, boundaries = _sqrt_forward(config, *inputs)
+        return outputs, (*inputs, boundaries)
+    hs, cs, saved, h, c = _forward(config, *inputs, save=config.remat == "none")
+    return (_outputs(hs, mask), h, c), (*inputs, (hs, cs, saved))
 
 
 def _lstm_layer_bwd(config: _Config, residuals, cotangents):
-    cell, xs, h0, c0, mask, noise, saved = residuals
+    cell, xs, h0, c0, mask, resets, init, noise, saved = residuals
     dys, dh, dc = cotangents
     no_noise_grads = jax.tree.map(lambda _: None, noise)
     if config.remat == "sqrt":
-        d_cell, dxs, dh0, dc0 = _sqrt_backward(config, cell, xs, mask, noise, saved, dys, dh, dc)
-        return d_cell, dxs, dh0, dc0, None, no_noise_grads
-    hs, cs, per_step = saved
-    hs_prev = _previous(hs, h0, config.reverse)
-    cs_prev = _previous(cs, c0, config.reverse)
-    dZ, d_extras, dh0, dc0 = _backward(
-        config, cell, xs, per_step, hs_prev, cs, cs_prev, dys, mask, noise, dh, dc
-    )
-    dV, db = _weight_grads(config, xs, _matmul_input(hs_prev, noise), dZ)
-    dxs = config.mm(dZ, cell.V[h0.shape[-1] :].T)
-    return _cell_grads(cell, dV, db, d_extras), dxs, dh0, dc0, None, no_noise_grads
+        d_cell, dxs, dh0, dc0, d_init = _sqrt_backward(config, cell, xs, mask, resets, init, noise, saved, dys,
+                                                       dh, dc)
+    else:
+        hs, cs, per_step = saved
+        hs_prev, cs_prev = _entering(hs, cs, h0, c0, resets, init, config.reverse)
+        dZ, d_extras, dh0, dc0, d_init = _backward(
+            config, cell, xs, per_step, hs_prev, cs, cs_prev, dys, mask, resets, noise, dh, dc
+        )
+        dV, db = _weight_grads(config, xs, _matmul_input(hs_prev, noise), dZ)
+        dxs = config.mm(dZ, cell.V[h0.shape[-1] :].T)
+        d_cell = _cell_grads(cell, dV, db, d_extras)
+    return d_cell, dxs, dh0, dc0, None, None, None if init is None else d_init, no_noise_grads
 
 
 _lstm_layer.defvjp(_lstm_layer_fwd, _lstm_layer_bwd)
@@ -472,14 +532,14 @@ def _chunked(seqs, k):
     return tuple(None if a is None else a.reshape(-1, k, *a.shape[1:]) for a in seqs)
 
 
-def _sqrt_forward(config, cell, xs, h0, c0, mask, noise):
+def _sqrt_forward(config, cell, xs, h0, c0, mask, resets, init, noise):
     """Forward over chunks; saves only the state at the start of each chunk."""
-    per_step, T, k = _pad_to_chunks(xs, mask, noise.keep_h, noise.keep_c)
+    per_step, T, k = _pad_to_chunks(xs, mask, resets, noise.keep_h, noise.keep_c)
 
     def chunk(carry, chunk_inputs):
-        x, valid, keep_h, keep_c = chunk_inputs
+        x, valid, reset, keep_h, keep_c = chunk_inputs
         chunk_noise = noise._replace(keep_h=keep_h, keep_c=keep_c)
-        hs, _, _, h, c = _forward(config, cell, x, *carry, valid, chunk_noise, save=False)
+        hs, _, _, h, c = _forward(config, cell, x, *carry, valid, reset, init, chunk_noise, save=False)
         return (h, c), (hs, carry)
 
     (h, c), (hs, boundaries) = jax.lax.scan(
@@ -489,29 +549,29 @@ def _sqrt_forward(config, cell, xs, h0, c0, mask, noise):
     return (_outputs(hs, mask), h, c), boundaries
 
 
-def _sqrt_backward(config, cell, xs, mask, noise, boundaries, dys, dh, dc):
+def _sqrt_backward(config, cell, xs, mask, resets, init, noise, boundaries, dys, dh, dc):
     """Backward over chunks in reverse order, rerunning each chunk's forward pass first."""
-    per_step, T, k = _pad_to_chunks(xs, mask, noise.keep_h, noise.keep_c, dys)
+    per_step, T, k = _pad_to_chunks(xs, mask, resets, noise.keep_h, noise.keep_c, dys)
     rows = dh.shape[-1]  # the rows of V that act on h
 
     def chunk(carry, chunk_inputs):
-        dh, dc, d_cell = carry
-        (x, valid, keep_h, keep_c, dy), (h0, c0) = chunk_inputs
+        dh, dc, d_cell, d_init = carry
+        (x, valid, reset, keep_h, keep_c, dy), (h0, c0) = chunk_inputs
         chunk_noise = noise._replace(keep_h=keep_h, keep_c=keep_c)
-        hs, cs, saved, _, _ = _forward(config, cell, x, h0, c0, valid, chunk_noise, save=True)
-        hs_prev = _previous(hs, h0, config.reverse)
-        cs_prev = _previous(cs, c0, config.reverse)
-        dZ, d_extras, dh, dc = _backward(
-            config, cell, x, saved, hs_prev, cs, cs_prev, dy, valid, chunk_noise, dh, dc
+        hs, cs, saved, _, _ = _forward(config, cell, x, h0, c0, valid, reset, init, chunk_noise, save=True)
+        hs_prev, cs_prev = _entering(hs, cs, h0, c0, reset, init, config.reverse)
+        dZ, d_extras, dh, dc, d_chunk_init = _backward(
+            config, cell, x, saved, hs_prev, cs, cs_prev, dy, valid, reset, chunk_noise, dh, dc
         )
         dV, db = _weight_grads(config, x, _matmul_input(hs_prev, noise), dZ)
         d_chunk = _cell_grads(cell, dV, db, d_extras)
-        return (dh, dc, jax.tree.map(jnp.add, d_cell, d_chunk)), config.mm(dZ, cell.V[rows:].T)
+        d_cell, d_init = jax.tree.map(jnp.add, (d_cell, d_init), (d_chunk, d_chunk_init))
+        return (dh, dc, d_cell, d_init), config.mm(dZ, cell.V[rows:].T)
 
-    init = (dh, dc, jax.tree.map(jnp.zeros_like, cell))
+    start = (dh, dc, jax.tree.map(jnp.zeros_like, cell), (jnp.zeros_like(dh), jnp.zeros_like(dc)))
     inputs = (_chunked(per_step, k), boundaries)
-    (dh0, dc0, d_cell), dxs = jax.lax.scan(chunk, init, inputs, reverse=not config.reverse)
-    return d_cell, dxs.reshape(-1, *dxs.shape[2:])[:T], dh0, dc0
+    (dh0, dc0, d_cell, d_init), dxs = jax.lax.scan(chunk, start, inputs, reverse=not config.reverse)
+    return d_cell, dxs.reshape(-1, *dxs.shape[2:])[:T], dh0, dc0, d_init
 
 
 # Hoisting x @ W + b writes a (T, B, 4H) buffer that each step reads back; on XLA:CPU that pays

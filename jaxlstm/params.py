@@ -22,7 +22,7 @@ from jax import Array
 
 from jaxlstm.variant import Variant, as_variant
 
-__all__ = ["CellParams", "LSTMParams", "LSTMState", "init", "init_cell", "param_count"]
+__all__ = ["CellParams", "LSTMParams", "LSTMState", "init", "init_cell", "initial_state", "param_count"]
 
 Init = Literal["pytorch", "keras", "flax"]
 Initializer = Callable[[Array, tuple[int, ...], Any], Array]  # jax.nn.initializers' signature
@@ -55,6 +55,11 @@ class CellParams:
             ``K`` gates of i, f, o that have weights: rows are the previous step's activations
             of those gates, columns their pre-activations, both in ``V``'s gate order; else
             None.
+        h0, c0: with ``init(..., learn_initial_state=True)``, the learned initial state,
+            ``(P,)`` and ``(C,)`` (``P`` the size of ``h``, ``C`` that of ``c``, see
+            ``state_size``), trained like any weight: the state :func:`jaxlstm.lstm` starts
+            from when it is given no ``state``, and the state every reset restores, the same
+            for every sequence of a batch. None (both) is the zero initial state.
         variant: the static :class:`jaxlstm.Variant` that says which equations these are.
     """
 
@@ -64,6 +69,8 @@ class CellParams:
     norm: dict[str, Array] | None = None
     proj: Array | None = None
     gate_recurrence: Array | None = None
+    h0: Array | None = None
+    c0: Array | None = None
     variant: Variant = dataclasses.field(default=Variant(), metadata=dict(static=True))
 
     @property
@@ -86,6 +93,19 @@ class CellParams:
         the previous step's gate activations, carried after the cell state proper."""
         recurrent = len(self.variant.sigmoid_gates) if self.variant.gate_recurrence else 0
         return self.hidden_size * (1 + recurrent)
+
+    @property
+    def learns_initial_state(self) -> bool:
+        return self.h0 is not None
+
+    def initial_state(self, batch: tuple[int, ...], dtype=None) -> LSTMState:
+        """The state this cell starts from, and returns to at a reset, for sequences of batch
+        shape ``batch``: ``h0, c0`` broadcast, or zeros (of ``dtype``, by default ``V``'s)."""
+        dtype = self.V.dtype if dtype is None else dtype
+        if self.h0 is None:
+            return LSTMState(jnp.zeros((*batch, self.output_size), dtype), jnp.zeros((*batch, self.state_size), dtype))
+        return LSTMState(jnp.broadcast_to(self.h0, (*batch, self.output_size)),
+                         jnp.broadcast_to(self.c0, (*batch, self.state_size)))
 
 
 @jax.tree_util.register_dataclass
@@ -128,6 +148,36 @@ class LSTMParams:
     def state_size(self) -> int:
         """The size of the state's ``c``: ``hidden_size``, more with FGR (see ``CellParams``)."""
         return self.layers[0][0].state_size
+
+    @property
+    def learns_initial_state(self) -> bool:
+        return self.layers[0][0].learns_initial_state
+
+
+def initial_state(params: LSTMParams | CellParams, batch_shape: tuple[int, ...] = (), dtype=None) -> LSTMState:
+    """The state a stack starts from (and each reset restores) for a batch of sequences.
+
+    The zero state, or with ``init(..., learn_initial_state=True)`` each cell's learned
+    ``h0, c0`` broadcast over the batch; stacked ``(num_layers * num_directions, *batch_shape,
+    units)`` as :func:`jaxlstm.lstm`'s ``state``. For acting one step at a time: start an
+    episode from it, and pass it again where one ends (or pass ``resets`` to ``lstm``).
+
+    Example:
+        >>> import jax, jaxlstm
+        >>> params = jaxlstm.init(jax.random.key(0), 4, 8, num_layers=2, learn_initial_state=True)
+        >>> h, c = jaxlstm.initial_state(params, (3,))
+        >>> h.shape, c.shape
+        ((2, 3, 8), (2, 3, 8))
+    """
+    if isinstance(params, CellParams):
+        params = LSTMParams(layers=((params,),))
+    if not isinstance(params, LSTMParams):
+        raise TypeError(f"params must be the LSTMParams of jaxlstm.init or a CellParams; got {type(params).__name__}.")
+    if isinstance(batch_shape, (int, np.integer)):
+        batch_shape = (batch_shape,)
+    batch_shape = tuple(batch_shape)
+    states = [cell.initial_state(batch_shape, dtype) for layer in params.layers for cell in layer]
+    return LSTMState(jnp.stack([s.h for s in states]), jnp.stack([s.c for s in states]))
 
 
 def _check_size(name: str, value: object) -> int:
@@ -203,6 +253,7 @@ def init_cell(
     kernel_init: Initializer | None = None,
     recurrent_kernel_init: Initializer | None = None,
     bias_init: Initializer | None = None,
+    learn_initial_state: bool = False,
 ) -> CellParams:
     """Initialise one LSTM layer in one direction.
 
@@ -237,6 +288,8 @@ def init_cell(
             ``b``; each is called once per gate with shape ``(I, H)``, ``(H, H)`` (``(P, H)``
             with a projection) or ``(H,)``, as Flax's LSTM cells call theirs. ``forget_bias``
             is added after.
+        learn_initial_state: add the initial state ``h0, c0`` to the params, starting at zero
+            (see ``CellParams``).
 
     Returns:
         ``CellParams`` with ``V`` of shape ``(H + I, G * H)`` and ``b`` of shape ``(G * H,)``,
@@ -252,6 +305,7 @@ def init_cell(
     input_size = _check_size("input_size", input_size)
     hidden_size = _check_size("hidden_size", hidden_size)
     _check_real("forget_bias", forget_bias)
+    learn_initial_state = _check_flag("learn_initial_state", learn_initial_state)
     dtype = _check_dtype(dtype)
     variant = as_variant(variant)
     for name, value in (("kernel_init", kernel_init), ("recurrent_kernel_init", recurrent_kernel_init),
@@ -315,7 +369,7 @@ def init_cell(
             b = b.at[f * H : (f + 1) * H].add(offset)
         else:
             norm["gate_bias"] = norm["gate_bias"].at[f * H : (f + 1) * H].add(offset)
-    return CellParams(
+    cell = CellParams(
         V=jnp.concatenate([U, W], axis=0),
         b=b,
         peepholes=peepholes or None,
@@ -324,6 +378,10 @@ def init_cell(
         gate_recurrence=fgr,
         variant=variant,
     )
+    if learn_initial_state:
+        cell = dataclasses.replace(cell, h0=jnp.zeros((cell.output_size,), dtype),
+                                   c0=jnp.zeros((cell.state_size,), dtype))
+    return cell
 
 
 def init(
@@ -340,14 +398,16 @@ def init(
     kernel_init: Initializer | None = None,
     recurrent_kernel_init: Initializer | None = None,
     bias_init: Initializer | None = None,
+    learn_initial_state: bool = False,
 ) -> LSTMParams:
     """Initialise a stack of LSTM layers, as ``torch.nn.LSTM(input_size, hidden_size, ...)``.
 
     Layer 0 reads ``input_size`` features; layer ``l > 0`` reads ``output_size * D`` features
     (``output_size`` is ``proj_size`` with a projection, else ``hidden_size``), where ``D`` is 2
     for a bidirectional stack and 1 otherwise. Each layer and direction gets
-    its own key. ``init``, ``forget_bias``, ``variant``, ``dtype`` and the initializers are as
-    in :func:`init_cell`; every layer and direction has the same variant.
+    its own key. ``init``, ``forget_bias``, ``variant``, ``dtype``, the initializers and
+    ``learn_initial_state`` (a learned ``h0, c0`` for every layer and direction) are as in
+    :func:`init_cell`; every layer and direction has the same variant.
 
     Returns:
         ``LSTMParams`` whose ``layers[l][d]`` is the ``CellParams`` of layer ``l``, direction
@@ -378,6 +438,7 @@ def init(
                 kernel_init=kernel_init,
                 recurrent_kernel_init=recurrent_kernel_init,
                 bias_init=bias_init,
+                learn_initial_state=learn_initial_state,
             )
             for direction in range(directions)
         )

@@ -1,8 +1,9 @@
 """The LSTM over a sequence: ``lstm_step`` lifted with ``jax.lax.scan``.
 
-Adds what a sequence needs on top of the step: a zero initial state by default, reverse
-direction, variable lengths with PyTorch's PackedSequence semantics, multi-layer and
-bidirectional stacks, inter-layer and recurrent dropout, zoneout and rematerialisation. Inputs are validated once, up
+Adds what a sequence needs on top of the step: a zero (or learned) initial state by default,
+resets of the state inside a sequence, reverse direction, variable lengths with PyTorch's
+PackedSequence semantics, multi-layer and bidirectional stacks, inter-layer and recurrent
+dropout, zoneout and rematerialisation. Inputs are validated once, up
 front, from shapes and dtypes only.
 """
 
@@ -19,7 +20,7 @@ from jax import Array
 
 from jaxlstm import _validate, kernel
 from jaxlstm.cell import Matmul
-from jaxlstm.params import CellParams, LSTMParams, LSTMState
+from jaxlstm.params import CellParams, LSTMParams, LSTMState, initial_state
 
 __all__ = ["lstm"]
 
@@ -30,6 +31,7 @@ def lstm(
     state: tuple[Array, Array] | None = None,
     *,
     seq_lengths: Array | None = None,
+    resets: Array | None = None,
     reverse: bool = False,
     dropout: float = 0.0,
     recurrent_dropout: float = 0.0,
@@ -53,12 +55,23 @@ def lstm(
             (``h`` has ``proj_size`` units with a projection, ``c`` has ``params.state_size``
             with FGR, whose gate activations it carries), indexed
             ``layer * num_directions + direction`` like ``torch.nn.LSTM``'s ``(h_0, c_0)``.
-            Zeros by default.
+            By default the initial state of the params: zeros, or with
+            ``init(..., learn_initial_state=True)`` the learned ``h0, c0`` of each cell (see
+            :func:`jaxlstm.initial_state`).
         seq_lengths: ``(*batch,)`` integers in ``[0, T]``: the valid length of each sequence.
             Outputs past a sequence's end are zero, its final state is the state after its own
             last step, the backward direction starts at its own end, and a length of 0 returns
             the initial state. The values are checked when concrete; traced under ``jit`` they
             are not, and act as if clipped to ``[0, T]``.
+        resets: ``(T, *batch)`` booleans, True where a new segment starts: the state entering
+            that step, in every layer and direction, is replaced by the params' initial state
+            (zeros, or the learned ``h0, c0``; not ``state``, which is where step 0 starts).
+            For episodes that end inside a rollout (reinforcement learning) and for several
+            sequences packed into one row. The backward direction of a bidirectional stack
+            restarts at each segment's end, so a packed row gives the outputs, final state and
+            gradients of its segments run apart (its final state is that of the last segment,
+            and of the first segment for the backward direction). Resets past a sequence's
+            ``seq_lengths`` do nothing.
         reverse: run a unidirectional stack from the last step to the first; ``ys`` stay
             aligned with ``xs``.
         dropout: the probability of zeroing each output of every layer but the last (as
@@ -127,6 +140,8 @@ def lstm(
         state = _validate.check_state(params, xs, state)
     if seq_lengths is not None:
         seq_lengths = _validate.check_seq_lengths(xs, seq_lengths)
+    if resets is not None:
+        resets = _validate.check_resets(xs, resets)
     if dropout > 0.0 and params.num_layers == 1:
         warnings.warn(
             "dropout acts between layers and has no effect on a 1-layer stack "
@@ -136,7 +151,7 @@ def lstm(
         )
     options = _Options(reverse, float(dropout), float(recurrent_dropout), zoneout_c, zoneout_h, bool(deterministic),
                        unroll, remat, impl, how)
-    return _lstm(options, params, xs, state, seq_lengths, key)
+    return _lstm(options, params, xs, state, seq_lengths, resets, key)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,18 +172,14 @@ class _Options:
 
 @functools.partial(jax.jit, static_argnums=0)
 def _lstm(options: _Options, params: LSTMParams, xs: Array, state: LSTMState | None, seq_lengths: Array | None,
-          key: Array | None) -> tuple[Array, LSTMState]:
+          resets: Array | None, key: Array | None) -> tuple[Array, LSTMState]:
     """:func:`lstm` after its checks. Jitted, so that a call outside ``jit`` compiles once per
     shape and option set instead of dispatching (and compiling) its loops op by op; inside an
     outer ``jit`` it is inlined."""
     batch = xs.shape[1:-1]
     directions = params.num_directions
     if state is None:
-        stacked = params.num_layers * directions
-        state = LSTMState(
-            jnp.zeros((stacked, *batch, params.output_size), xs.dtype),
-            jnp.zeros((stacked, *batch, params.state_size), xs.dtype),
-        )
+        state = initial_state(params, batch)
     mask = None
     if seq_lengths is not None:
         steps = jnp.arange(xs.shape[0]).reshape((-1,) + (1,) * len(batch))
@@ -194,6 +205,8 @@ def _lstm(options: _Options, params: LSTMParams, xs: Array, state: LSTMState | N
                 layer_input,
                 LSTMState(state.h[index], state.c[index]),
                 mask,
+                resets=resets,
+                reset_state=None if resets is None or not cell.learns_initial_state else cell.initial_state(batch),
                 reverse=options.reverse or d == 1,
                 unroll=options.unroll,
                 remat=options.remat,

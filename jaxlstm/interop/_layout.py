@@ -30,6 +30,17 @@ def as_stack(params: object, framework: str) -> LSTMParams:
             f"(jaxlstm.init_cell); got {type(params).__name__}. Hint: to bring {framework}'s "
             "weights into jaxlstm, use the matching from_ converter."
         )
+    learned = [(l, d) for l, layer in enumerate(params.layers) for d, c in enumerate(layer) if c.learns_initial_state]
+    if learned:
+        l, d = learned[0]
+        raise ValueError(
+            f"{framework}'s LSTM has no learned initial state; these params have one (h0, c0 in "
+            f"params.layers[{l}][{d}] and {len(learned) - 1} other cell(s), from "
+            "init(..., learn_initial_state=True)). Hint: convert the weights without it, "
+            "jax.tree.map(lambda c: dataclasses.replace(c, h0=None, c0=None), params, "
+            "is_leaf=lambda x: isinstance(x, jaxlstm.CellParams)), and give the other framework "
+            "jaxlstm.initial_state(params, batch_shape) as the initial state of its calls."
+        )
     return params
 
 
