@@ -4,7 +4,9 @@ Every contender runs in this one process, in interleaved rounds (contender A, B,
 again, ...), and each reports the median of its rounds, so that drift on a shared machine hits
 all of them alike. Results are ratios: a contender's time divided into an anchor's time (> 1
 means faster than the anchor). Flax (linen and nnx ``OptimizedLSTMCell`` under ``RNN``) and
-PyTorch (``torch.nn.LSTM``, where it is installed) are the anchors.
+PyTorch (``torch.nn.LSTM``, where it is installed) are the anchors. ``jaxlstm auto resets`` is
+the same call with ``resets`` (every row restarting every 25 steps, rows staggered), timed
+against the call without them; :func:`stream` times acting one observation at a time.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm.params import init
+from jaxlstm.cell import lstm_step
+from jaxlstm.params import LSTMState, init, initial_state
 from jaxlstm.sequence import lstm
+from jaxlstm.variant import Variant
 
-__all__ = ["Case", "CASES", "compile_times", "memory", "run", "speed_table"]
+__all__ = ["Case", "CASES", "compile_times", "memory", "run", "speed_table", "stream"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,15 +72,25 @@ def _inputs(case: Case, seed: int = 0):
     return rng.normal(size=(case.steps, case.batch, case.input_size)).astype(np.float32)
 
 
-def _jaxlstm(case: Case, backward: bool, impl: str) -> Timed:
+_RESET_EVERY = 25
+
+
+def _resets(case: Case) -> np.ndarray:
+    """Every row restarts every ``_RESET_EVERY`` steps, row ``b`` first at step ``b``."""
+    steps, rows = np.arange(case.steps)[:, None], np.arange(case.batch)[None, :]
+    return (steps - rows) % _RESET_EVERY == 0
+
+
+def _jaxlstm(case: Case, backward: bool, impl: str, with_resets: bool = False) -> Timed:
     params = init(jax.random.key(0), case.input_size, case.hidden_size,
                   num_layers=case.num_layers, bidirectional=case.bidirectional)
     xs = jnp.asarray(_inputs(case))
+    resets = jnp.asarray(_resets(case)) if with_resets else None
+    apply = lambda p, x: lstm(p, x, resets=resets, impl=impl)[0]
     if backward:
-        loss = lambda p, x: jnp.sum(lstm(p, x, impl=impl)[0])
-        f = jax.jit(jax.grad(loss, argnums=(0, 1)))
+        f = jax.jit(jax.grad(lambda p, x: jnp.sum(apply(p, x)), argnums=(0, 1)))
     else:
-        f = jax.jit(lambda p, x: lstm(p, x, impl=impl)[0])
+        f = jax.jit(apply)
     return lambda: jax.block_until_ready(f(params, xs))
 
 
@@ -173,6 +187,7 @@ def _torch_available() -> bool:
 def contenders(case: Case, backward: bool, impls: tuple[str, ...] = ("auto",)) -> dict[str, Timed]:
     """Name -> a function running one forward (and backward) pass, compiled and warmed up."""
     made = {f"jaxlstm {impl}": _jaxlstm(case, backward, impl) for impl in impls}
+    made["jaxlstm auto resets"] = _jaxlstm(case, backward, "auto", with_resets=True)
     if case.single_layer:
         made["floor"] = _floor(case, backward)
         made["flax linen"] = _flax_linen(case, backward)
@@ -219,8 +234,9 @@ def speed_table(results: list[dict]) -> str:
         if not rows:
             continue
         names = list(dict.fromkeys(name for r in rows for name in r["seconds"]))
-        columns = [(n, "torch") for n in names if n != "torch"]
+        columns = [(n, "torch") for n in names if n not in ("torch", "jaxlstm auto resets")]
         columns += [("jaxlstm auto", a) for a in ("floor", "flax linen", "flax nnx", "cudnn") if a in names]
+        columns += [("jaxlstm auto resets", "jaxlstm auto")]
         columns = [(n, a) for n, a in columns if any(n in r["seconds"] and a in r["seconds"] for r in rows)]
         header = ["B/T/I/H", "auto tokens/s"] + [f"{n.removeprefix('jaxlstm ')} / {a}" for n, a in columns]
         lines += [f"**{mode}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -231,6 +247,51 @@ def speed_table(results: list[dict]) -> str:
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+STREAM_CASE = Case(8, 500, 16, 64, num_layers=2)
+
+
+def stream(case: Case = STREAM_CASE, proj_size: int | None = 32, *, rounds: int = 5,
+           min_seconds: float = 0.2) -> dict[str, float]:
+    """Seconds per step of acting one observation at a time with a stack (projected, by
+    default), inside one jitted ``jax.lax.scan`` over ``case.steps`` observations, as an agent's
+    rollout: ``lstm(params, x[None], state)`` (a ``T = 1`` call), the same with ``resets``, and
+    the loop over layers of :func:`jaxlstm.lstm_step` written by hand."""
+    params = init(jax.random.key(0), case.input_size, case.hidden_size, num_layers=case.num_layers,
+                  variant=Variant(proj_size=proj_size))
+    xs = jnp.asarray(_inputs(case))
+    starts = jnp.asarray(_resets(case))
+    state = initial_state(params, (case.batch,))
+
+    def call(state, inputs):
+        x, reset = inputs
+        ys, state = lstm(params, x[None], state, resets=reset[None])
+        return state, ys[0]
+
+    def call_without_resets(state, inputs):
+        ys, state = lstm(params, inputs[0][None], state)
+        return state, ys[0]
+
+    def step_loop(state, inputs):
+        hs, cs, y = [], [], inputs[0]
+        for l, layer in enumerate(params.layers):
+            (h, c), y = lstm_step(layer[0], LSTMState(state.h[l], state.c[l]), y)
+            hs.append(h)
+            cs.append(c)
+        return LSTMState(jnp.stack(hs), jnp.stack(cs)), y
+
+    made = {}
+    for name, body in (("T=1 lstm", call_without_resets), ("T=1 lstm resets", call), ("lstm_step loop", step_loop)):
+        f = jax.jit(lambda s, x, r, body=body: jax.lax.scan(body, s, (x, r)))
+        made[name] = lambda f=f: jax.block_until_ready(f(state, xs, starts))
+        made[name]()
+    times: dict[str, list[float]] = {name: [] for name in made}
+    for _ in range(rounds):
+        for name, f in made.items():
+            time.sleep(0.05)
+            times[name].append(_time(f, min_seconds) / case.steps)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def compile_times(steps=(10, 100, 1000, 10000), case: Case = Case(32, 0, 64, 128)) -> dict[int, float]:
@@ -286,10 +347,15 @@ def main(cases=CASES, *, rounds: int = 5, min_seconds: float = 0.2, impls=("auto
         "speed": results,
         "compile_seconds": compile_times(),
         "memory_mib": memory(),
+        "stream_seconds_per_step": stream(rounds=rounds, min_seconds=min_seconds),
     }
     progress(speed_table(results))
     progress("compile seconds by T: " + json.dumps({k: round(v, 2) for k, v in report["compile_seconds"].items()}))
     progress("forward+backward MiB by remat: " + json.dumps(report["memory_mib"]))
+    per_step = report["stream_seconds_per_step"]
+    progress(f"acting step by step ({STREAM_CASE.name}, proj 32), us per step: "
+             + ", ".join(f"{k} {v * 1e6:.1f}" for k, v in per_step.items())
+             + f"; lstm_step loop / T=1 lstm: {per_step['lstm_step loop'] / per_step['T=1 lstm']:.2f}")
     if json_path:
         with open(json_path, "w") as f:
             json.dump(report, f, indent=1)

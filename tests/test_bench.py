@@ -12,11 +12,17 @@ TINY = bench.Case(batch=2, steps=5, input_size=3, hidden_size=4)
 
 def test_run_times_every_contender():
     seconds = bench.run(TINY, backward=True, rounds=1, min_seconds=0.0, impls=("auto", "reference"))
-    expected = {"jaxlstm auto", "jaxlstm reference", "floor", "flax linen", "flax nnx"}
+    expected = {"jaxlstm auto", "jaxlstm reference", "jaxlstm auto resets", "floor", "flax linen", "flax nnx"}
     assert expected <= set(seconds) and all(t > 0 for t in seconds.values())
     results = [{"case": TINY.name, "batch": 2, "steps": 5, "mode": "forward+backward", "seconds": seconds}]
     table = bench.speed_table(results)
     assert "auto / flax linen" in table and "auto / floor" in table and TINY.name in table
+    assert "auto resets / jaxlstm auto" in table
+
+
+def test_stream_times_the_t1_call_and_the_step_loop():
+    seconds = bench.stream(bench.Case(2, 3, 3, 4, num_layers=2), proj_size=2, rounds=1, min_seconds=0.0)
+    assert set(seconds) == {"T=1 lstm", "T=1 lstm resets", "lstm_step loop"} and all(t > 0 for t in seconds.values())
 
 
 def test_stacks_run_without_flax_anchors():
@@ -42,6 +48,7 @@ def test_cli_bench_writes_json(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(bench, "CASES", (TINY,))
     monkeypatch.setattr(bench, "compile_times", lambda: {10: 0.1})
     monkeypatch.setattr(bench, "memory", lambda: {"False": {"activations": 1.0, "xla_temp": 2.0}})
+    monkeypatch.setattr(bench, "stream", lambda **_: {"T=1 lstm": 1e-5, "T=1 lstm resets": 1e-5, "lstm_step loop": 1e-5})
     path = tmp_path / "bench.json"
     assert main(["bench", "--cases", "0", "--rounds", "1", "--min-seconds", "0", "--json", str(path)]) == 0
     report = json.loads(path.read_text())
