@@ -437,6 +437,53 @@ def test_errors(make_error, error, message):
         make_error()
 
 
+@pytest.mark.parametrize("time_major", [False, True])
+def test_resets_initialize_carry_and_step_equal_the_functional_call(time_major):
+    """Both stacks take resets in their layout; stepping one observation at a time from
+    initialize_carry equals the call over the sequence; the learned initial state trains."""
+    resets_tm = jnp.zeros((T, B), bool).at[2, 0].set(True).at[4, 2].set(True)
+    resets = resets_tm if time_major else resets_tm.T
+    model = LSTM(I, H, num_layers=2, learn_initial_state=True, time_major=time_major, rngs=nnx.Rngs(0))
+    params = jax.tree.map(lambda a: a + 0.3, model.lstm_params)  # a learned state away from zero
+    model = LSTM.from_params(params, time_major=time_major)
+    xs, xs_tm, _, _ = inputs(params, time_major)
+    expected, final = jaxlstm.lstm(params, xs_tm, resets=resets_tm)
+    ys, state = model(xs, resets=resets)
+    np.testing.assert_array_equal(ys, expected if time_major else expected.swapaxes(0, 1))
+    linen = jlinen.LSTM(hidden_size=H, num_layers=2, learn_initial_state=True, time_major=time_major)
+    variables = {"params": {"lstm_params": params}}
+    np.testing.assert_array_equal(linen.apply(variables, xs, resets=resets)[0], ys)
+
+    step_axis = 0 if time_major else 1
+    carry = model.initialize_carry((B, I))
+    linen_carry = linen.apply(variables, (B, I), method="initialize_carry")
+    assert_trees_equal(carry, jaxlstm.initial_state(params, (B,)))
+    assert_trees_equal(linen_carry, carry)
+    outputs = []
+    for t in range(T):
+        x, reset = jnp.take(xs, t, axis=step_axis), resets_tm[t]
+        carry, y = model.step(carry, x, reset=reset)
+        linen_carry, linen_y = linen.apply(variables, linen_carry, x, reset=reset, method="step")
+        np.testing.assert_array_equal(linen_y, y)
+        outputs.append(y)
+    np.testing.assert_allclose(jnp.stack(outputs, step_axis), ys, **TOL)
+    np.testing.assert_allclose(carry.h, final.h, **TOL)
+
+    grads = nnx.grad(lambda m: jnp.sum(m(xs, resets=resets)[0]))(model)
+    assert jnp.any(grads.params["layers"][0][0]["h0"][...] != 0)
+
+
+def test_stack_wrappers_refuse_bad_resets_and_an_unbound_initialize_carry():
+    model = LSTM(I, H, rngs=nnx.Rngs(0))
+    xs = jnp.ones((B, T, I))
+    with pytest.raises(ValueError, match=r"resets has shape \(6, 3\); expected \(\*batch, T\) = \(3, 6\).*time-major"):
+        model(xs, resets=jnp.zeros((T, B), bool))
+    with pytest.raises(ValueError, match="initialize_carry reads the module's params"):
+        jlinen.LSTM(hidden_size=H).initialize_carry((B, I))
+    with pytest.raises(ValueError, match="input_shape must be the shape of one step's input"):
+        model.initialize_carry(3)
+
+
 def test_import_jaxlstm_does_not_import_jaxlstm_flax():
     code = "import sys, jaxlstm; print('jaxlstm.flax' in sys.modules, 'flax' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

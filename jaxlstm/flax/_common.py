@@ -69,6 +69,7 @@ def run(
     state: tuple[Array, Array] | None,
     seq_lengths: Array | None,
     *,
+    resets: Array | None = None,
     time_major: bool,
     deterministic: bool,
     key: Array | None,
@@ -82,13 +83,15 @@ def run(
     mode (no dropout, zoneout's expectation). ``xs``, the state and the params are promoted to
     the computation ``dtype`` first (see :func:`promote`); ``ys`` and the state come back in it.
 
-    ``xs`` is ``(*batch, T, I)``, or ``(T, *batch, I)`` with ``time_major``; ``ys`` comes back in
-    the same layout. ``options`` are the remaining keywords of :func:`jaxlstm.lstm`.
+    ``xs`` is ``(*batch, T, I)``, or ``(T, *batch, I)`` with ``time_major``; ``resets`` is
+    ``(*batch, T)`` or ``(T, *batch)`` alike, and ``ys`` comes back in the layout of ``xs``.
+    ``options`` are the remaining keywords of :func:`jaxlstm.lstm`.
     """
     xs = check_rank(xs, time_major)
     if not time_major:
-        _check_batch_major(params, xs, seq_lengths)
+        _check_batch_major(params, xs, seq_lengths, resets)
         xs = jnp.moveaxis(xs, -2, 0)
+        resets = None if resets is None else jnp.moveaxis(jnp.asarray(resets), -1, 0)
     h0, c0 = (None, None) if state is None else state
     (xs, h0, c0), params = promote((xs, h0, c0), params, dtype)
     state = None if h0 is None else LSTMState(h0, c0)
@@ -97,6 +100,7 @@ def run(
         xs,
         state,
         seq_lengths=seq_lengths,
+        resets=resets,
         dropout=dropout,
         recurrent_dropout=recurrent_dropout,
         zoneout=zoneout,
@@ -107,7 +111,7 @@ def run(
     return (ys if time_major else jnp.moveaxis(ys, 0, -2)), state
 
 
-def _check_batch_major(params: LSTMParams, xs: Array, seq_lengths: object) -> None:
+def _check_batch_major(params: LSTMParams, xs: Array, seq_lengths: object, resets: object) -> None:
     """The checks whose messages would name the transposed ``xs`` if ``lstm`` made them."""
     I = params.input_size
     if xs.shape[-1] != I:
@@ -115,6 +119,15 @@ def _check_batch_major(params: LSTMParams, xs: Array, seq_lengths: object) -> No
             f"xs has shape {tuple(xs.shape)}; expected (*batch, T, {I}): its last axis must be the "
             f"params' input size {I}. Hint: check input_size, or whether the features are on the "
             "last axis."
+        )
+    if resets is not None and tuple(jnp.shape(resets)) != tuple(xs.shape[:-1]):
+        hint = ""
+        if xs.ndim >= 3 and tuple(jnp.shape(resets)) == (xs.shape[-2], *xs.shape[:-2]):
+            hint = " resets looks time-major: pass resets.swapaxes(0, 1), or build the module with time_major=True."
+        raise ValueError(
+            f"resets has shape {tuple(jnp.shape(resets))}; expected (*batch, T) = {tuple(xs.shape[:-1])}, "
+            f"the shape of xs {tuple(xs.shape)} without its features: True where a new segment "
+            f"starts.{hint}"
         )
     if seq_lengths is None:
         return
@@ -126,6 +139,26 @@ def _check_batch_major(params: LSTMParams, xs: Array, seq_lengths: object) -> No
         raise ValueError(
             f"seq_lengths has shape {shape}; expected the batch shape {batch} of xs, which has "
             f"shape {tuple(xs.shape)} = (*batch, T, features): one length per sequence.{hint}"
+        )
+
+
+def stack_step(module, state: tuple[Array, Array], x: object, reset: object, time_major: bool,
+               **call) -> tuple[LSTMState, Array]:
+    """One step of a stack wrapper, ``(state, x) -> (state, y)``, as a ``T = 1`` call of the
+    module (measured as fast as a loop of :func:`jaxlstm.lstm_step` over the layers:
+    ``jaxlstm bench``'s ``stream``); ``x`` is ``(*batch, I)``, ``reset`` ``(*batch,)`` or None."""
+    x = step_input(x)
+    axis = 0 if time_major else x.ndim - 1
+    reset = None if reset is None else jnp.expand_dims(jnp.asarray(reset), axis)
+    ys, state = module(jnp.expand_dims(x, axis), state, resets=reset, **call)
+    return state, jnp.squeeze(ys, axis)
+
+
+def check_step_shape(input_shape: object) -> None:
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) < 1:
+        raise ValueError(
+            f"input_shape must be the shape of one step's input, (*batch, input_size); got "
+            f"{input_shape!r}. Hint: initialize_carry(x[:, 0].shape) for batch-major xs."
         )
 
 
@@ -188,11 +221,7 @@ def carry(
     """Flax's carry ``(c, h)`` for a step input of ``input_shape = (*batch, I)``: ``carry_init``
     (``(key, shape, dtype) -> array``; zeros for None) called for ``c``, then ``h``, with one
     key of ``keys`` each, in the params' dtype ``dtype`` (Flax's ``param_dtype``)."""
-    if not isinstance(input_shape, (tuple, list)) or len(input_shape) < 1:
-        raise ValueError(
-            f"input_shape must be the shape of one step's input, (*batch, input_size); got "
-            f"{input_shape!r}. Hint: initialize_carry(x[:, 0].shape) for batch-major xs."
-        )
+    check_step_shape(input_shape)
     batch = tuple(input_shape[:-1])
     shapes = ((*batch, cell.state_size), (*batch, cell.output_size))
     if carry_init is None:

@@ -40,7 +40,7 @@ class LSTM(nn.Module):
 
     Attributes:
         hidden_size, num_layers, bidirectional, forget_bias, variant, kernel_init,
-            recurrent_kernel_init, bias_init: as :func:`jaxlstm.init`.
+            recurrent_kernel_init, bias_init, learn_initial_state: as :func:`jaxlstm.init`.
         gate_fn, activation_fn: the gates' and the cell's activations, as Flax's cells (None:
             the variant's, sigmoid and tanh).
         dtype: the computation dtype, as Flax's (None: promote ``xs``, state and params).
@@ -67,6 +67,15 @@ class LSTM(nn.Module):
         >>> expected, _ = jaxlstm.lstm(variables["params"]["lstm_params"], xs.swapaxes(0, 1))
         >>> bool(jnp.array_equal(ys, expected.swapaxes(0, 1)))
         True
+
+    Acting one observation at a time (``initialize_carry`` and ``step`` read the params, so
+    they go through ``apply``):
+
+        >>> state = model.apply(variables, (3, 4), method="initialize_carry")
+        >>> state, y = model.apply(variables, state, jnp.ones((3, 4)), method="step",
+        ...                        reset=jnp.array([True, False, False]), deterministic=True)
+        >>> y.shape, state.c.shape
+        ((3, 8), (2, 3, 8))
     """
 
     hidden_size: int
@@ -80,6 +89,7 @@ class LSTM(nn.Module):
     kernel_init: Initializer | None = None
     recurrent_kernel_init: Initializer | None = None
     bias_init: Initializer | None = None
+    learn_initial_state: bool = False
     dtype: Any = None
     param_dtype: Any = jnp.float32
     dropout: float = 0.0
@@ -100,6 +110,7 @@ class LSTM(nn.Module):
         state: tuple[Array, Array] | None = None,
         *,
         seq_lengths: Array | None = None,
+        resets: Array | None = None,
         deterministic: bool | None = None,
     ) -> tuple[Array, LSTMState]:
         """Run the stack over ``xs``; arguments and returns as :class:`jaxlstm.flax.LSTM`."""
@@ -119,6 +130,7 @@ class LSTM(nn.Module):
                 kernel_init=self.kernel_init,
                 recurrent_kernel_init=self.recurrent_kernel_init,
                 bias_init=self.bias_init,
+                learn_initial_state=self.learn_initial_state,
             ),
         )
         deterministic = self.deterministic if deterministic is None else deterministic
@@ -138,6 +150,7 @@ class LSTM(nn.Module):
             xs,
             state,
             seq_lengths,
+            resets=resets,
             time_major=self.time_major,
             deterministic=bool(deterministic),
             key=key,
@@ -151,6 +164,27 @@ class LSTM(nn.Module):
             matmul_dtype=self.matmul_dtype,
             precision=self.precision,
         )
+
+
+    def initialize_carry(self, input_shape: tuple[int, ...]) -> LSTMState:
+        """The stacked state an episode starts from, for one step's input of shape ``(*batch,
+        input_size)``: zeros, or the learned initial state (:func:`jaxlstm.initial_state`).
+        Call it through ``apply(variables, input_shape, method="initialize_carry")``."""
+        _common.check_step_shape(input_shape)
+        params = self.variables.get("params", {}).get("lstm_params") if self.scope is not None else None
+        if params is None:
+            raise ValueError(
+                "initialize_carry reads the module's params, and this module has none; expected "
+                "it bound to its variables. Hint: model.apply(variables, input_shape, "
+                "method='initialize_carry'), with variables from model.init."
+            )
+        return jaxlstm.initial_state(params, tuple(input_shape[:-1]))
+
+    def step(self, state: tuple[Array, Array] | None, x: Array, *, reset: Array | None = None,
+             deterministic: bool | None = None) -> tuple[LSTMState, Array]:
+        """One step of the whole stack: ``(state, x) -> (state, y)``, as
+        :meth:`jaxlstm.flax.LSTM.step`; through ``apply(..., method="step")``."""
+        return _common.stack_step(self, state, x, reset, self.time_major, deterministic=deterministic)
 
 
 class LSTMCell(nn.recurrent.RNNCellBase):

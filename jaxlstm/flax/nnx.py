@@ -72,7 +72,8 @@ class LSTM(nnx.Module):
 
     Args:
         input_size, hidden_size, num_layers, bidirectional, init, forget_bias, variant,
-            kernel_init, recurrent_kernel_init, bias_init: as :func:`jaxlstm.init`.
+            kernel_init, recurrent_kernel_init, bias_init, learn_initial_state: as
+            :func:`jaxlstm.init`.
         gate_fn, activation_fn: the gates' and the cell's activations, as Flax's cells (None:
             the variant's, sigmoid and tanh); they set the variant's ``gate_activation`` and
             ``cell_activation``.
@@ -102,6 +103,15 @@ class LSTM(nnx.Module):
         >>> expected, _ = jaxlstm.lstm(model.lstm_params, xs.swapaxes(0, 1))
         >>> bool(jnp.array_equal(ys, expected.swapaxes(0, 1)))
         True
+
+    Acting one observation at a time, with episodes that end (a learned initial state is what
+    each reset restores):
+
+        >>> agent = LSTM(4, 8, num_layers=2, learn_initial_state=True, rngs=nnx.Rngs(0))
+        >>> state = agent.initialize_carry((3, 4))           # (batch, input_size) of one step
+        >>> state, y = agent.step(state, jnp.ones((3, 4)), reset=jnp.array([False, True, False]))
+        >>> y.shape, state.h.shape
+        ((3, 8), (2, 3, 8))
     """
 
     def __init__(
@@ -119,6 +129,7 @@ class LSTM(nnx.Module):
         kernel_init: Initializer | None = None,
         recurrent_kernel_init: Initializer | None = None,
         bias_init: Initializer | None = None,
+        learn_initial_state: bool = False,
         dtype=None,
         param_dtype=jnp.float32,
         dropout: float = 0.0,
@@ -147,6 +158,7 @@ class LSTM(nnx.Module):
             kernel_init=kernel_init,
             recurrent_kernel_init=recurrent_kernel_init,
             bias_init=bias_init,
+            learn_initial_state=learn_initial_state,
         )
         self.params = _as_variables(params)
         self.dtype = dtype
@@ -234,6 +246,7 @@ class LSTM(nnx.Module):
         state: tuple[Array, Array] | None = None,
         *,
         seq_lengths: Array | None = None,
+        resets: Array | None = None,
         deterministic: bool | None = None,
     ) -> tuple[Array, LSTMState]:
         """Run the stack over ``xs``.
@@ -241,8 +254,10 @@ class LSTM(nnx.Module):
         Args:
             xs: ``(*batch, T, input_size)``; ``(T, *batch, input_size)`` with ``time_major``.
             state: the initial ``LSTMState(h, c)``, each ``(num_layers * num_directions, *batch,
-                H)``; zeros by default.
+                H)``; by default :meth:`initialize_carry`'s (zeros, or the learned state).
             seq_lengths: ``(*batch,)`` valid lengths, as in :func:`jaxlstm.lstm`.
+            resets: ``(*batch, T)`` booleans (``(T, *batch)`` with ``time_major``), True where a
+                new segment starts, as in :func:`jaxlstm.lstm`.
             deterministic: overrides the module's ``deterministic`` for this call.
 
         Returns:
@@ -265,6 +280,7 @@ class LSTM(nnx.Module):
             xs,
             state,
             seq_lengths,
+            resets=resets,
             time_major=self.time_major,
             deterministic=deterministic,
             key=key,
@@ -278,6 +294,21 @@ class LSTM(nnx.Module):
             matmul_dtype=self.matmul_dtype,
             precision=self.precision,
         )
+
+
+    def initialize_carry(self, input_shape: tuple[int, ...]) -> LSTMState:
+        """The stacked state an episode starts from, for one step's input of shape ``(*batch,
+        input_size)``: zeros, or the learned initial state (:func:`jaxlstm.initial_state`)."""
+        _common.check_step_shape(input_shape)
+        return jaxlstm.initial_state(self.lstm_params, tuple(input_shape[:-1]))
+
+    def step(self, state: tuple[Array, Array] | None, x: Array, *, reset: Array | None = None,
+             deterministic: bool | None = None) -> tuple[LSTMState, Array]:
+        """One step of the whole stack, for acting one observation at a time:
+        ``(state, x) -> (state, y)``, ``x`` of ``(*batch, input_size)``, ``y`` of ``(*batch,
+        num_directions * output_size)``; where ``reset`` (``(*batch,)`` booleans) is True the
+        state is first replaced by :meth:`initialize_carry`'s. A ``T = 1`` call."""
+        return _common.stack_step(self, state, x, reset, self.time_major, deterministic=deterministic)
 
 
 class LSTMCell(nnx.RNNCellBase):
