@@ -21,9 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxlstm.config import load
 from jaxlstm.tasks import CharText
-from jaxlstm.train import provenance
+from jaxlstm.train import load, provenance
 from jaxlstm.train.data import Data
 
 HERE = Path(__file__).parent

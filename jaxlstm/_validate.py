@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from jaxlstm.options import IMPLS
 from jaxlstm.params import CellParams, LSTMParams, LSTMState
 
 
@@ -405,9 +406,8 @@ def check_options(
             f"remat must be False, True (= 'step') or 'sqrt'; got {remat!r}. 'step' saves the "
             "state of every step, 'sqrt' only at the start of about sqrt(T) chunks."
         )
-    impls = ("auto", "reference", "fused", "hoisted")
-    if impl not in impls:
-        raise ValueError(f"impl must be one of {impls}; got {impl!r}.")
+    if not isinstance(impl, str) or impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}; got {impl!r}. Hint: 'auto' picks the fastest measured.")
     return remats[remat], impl
 
 

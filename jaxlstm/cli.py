@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from jaxlstm import config, train
+    from jaxlstm import train
 
     overrides = list(args.overrides) + ([] if args.seeds is None else [f"train.seeds={args.seeds}"])
     if args.resume and args.workdir is None:
@@ -110,12 +110,12 @@ def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
-        cfg = config.load(args.config, overrides)
+        cfg = train.load(args.config, overrides)
         name = "erg" if args.config is None else Path(args.config).stem
         workdir = args.workdir or train.default_workdir(name)
         print(f"jaxlstm run: {args.config or 'the default experiment'} -> {workdir}")
         train.run(cfg, workdir, resume=args.resume)
-    except (config.ConfigError, config.ConfigTypeError, FileExistsError, FileNotFoundError) as error:
+    except (train.ConfigError, train.ConfigTypeError, FileExistsError, FileNotFoundError) as error:
         print(f"jaxlstm run: error: {error}", file=sys.stderr)
         return 2
     return 0

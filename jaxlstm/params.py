@@ -13,18 +13,18 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from jaxlstm.options import INITS, Init
 from jaxlstm.variant import Variant, as_variant
 
 __all__ = ["CellParams", "LSTMParams", "LSTMState", "init", "init_cell", "initial_state", "param_count"]
 
-Init = Literal["pytorch", "keras", "flax"]
 Initializer = Callable[[Array, tuple[int, ...], Any], Array]  # jax.nn.initializers' signature
 
 
@@ -340,7 +340,7 @@ def init_cell(
         draw_fgr = lambda key, shape: _orthogonal(key, shape, dtype)
     else:
         raise ValueError(
-            f"init must be 'pytorch', 'keras' or 'flax'; got {init!r}. 'pytorch' draws every "
+            f"init must be one of {INITS}; got {init!r}. 'pytorch' draws every "
             "weight from U(-1/sqrt(H), 1/sqrt(H)); 'keras' uses Glorot-uniform W, orthogonal U, "
             "zero bias; 'flax' LeCun-normal W and orthogonal U per gate, zero bias."
         )

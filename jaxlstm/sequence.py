@@ -12,14 +12,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import warnings
-from typing import Literal
-
 import jax
 import jax.numpy as jnp
 from jax import Array
 
 from jaxlstm import _validate, kernel
 from jaxlstm.cell import Matmul
+from jaxlstm.options import Impl, Remat
 from jaxlstm.params import CellParams, LSTMParams, LSTMState, initial_state
 
 __all__ = ["lstm"]
@@ -39,8 +38,8 @@ def lstm(
     key: Array | None = None,
     deterministic: bool = False,
     unroll: int | bool = 1,
-    remat: bool | Literal["step", "sqrt"] = False,
-    impl: Literal["auto", "reference", "fused", "hoisted"] = "auto",
+    remat: Remat = False,
+    impl: Impl = "auto",
     matmul_dtype=None,
     precision=None,
 ) -> tuple[Array, LSTMState]:

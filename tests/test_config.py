@@ -1,12 +1,13 @@
-"""Experiment configs: TOML into frozen dataclasses, overrides, and every error message."""
+"""Experiment configs: TOML and JSON into frozen dataclasses through one validation path,
+overrides, and every error message."""
 
 import dataclasses
 import json
 
 import pytest
 
-from jaxlstm import config
-from jaxlstm.config import Config, ConfigError, ConfigTypeError, load
+from jaxlstm.train import config
+from jaxlstm.train.config import Config, ConfigError, ConfigTypeError, load
 
 
 def write(tmp_path, text, name="exp.toml"):
@@ -51,6 +52,31 @@ def test_json_round_trip():
     text = config.to_json(cfg)
     assert json.loads(text)["task"] == {"name": "cerg", "length": 77}
     assert config.from_json(text) == cfg
+
+
+@pytest.mark.parametrize(("change", "error", "match"), [
+    (lambda d: d["model"].update(hidden_size="8"), ConfigTypeError,
+     r"run/config\.json: model\.hidden_size must be an integer; got '8' \(str\)"),
+    (lambda d: d["model"].update(impl="fast"), ConfigError, r"model\.impl must be one of \['auto', 'reference'"),
+    (lambda d: d["train"].update(steps=0), ConfigError, r"train\.steps must be a positive integer; got 0"),
+    (lambda d: d["model"].update(colour=1), ConfigError, r"unknown key model\.colour"),
+    (lambda d: d.update(train=[]), ConfigError, r"train must be a table \[train\]"),
+])
+def test_json_goes_through_the_same_checks_as_toml(change, error, match):
+    data = json.loads(config.to_json(Config()))
+    change(data)
+    with pytest.raises(error, match=match):
+        config.from_json(json.dumps(data), "run/config.json")
+    with pytest.raises(ConfigError, match=r"run/config\.json: not valid JSON"):
+        config.from_json("{", "run/config.json")
+
+
+def test_the_core_options_are_the_configs_choices():
+    from jaxlstm import options
+
+    assert config.load(None, ["model.remat=sqrt", "model.impl=fused"]).model.remat == "sqrt"
+    with pytest.raises(ConfigError, match=rf"model\.impl must be one of {list(options.IMPLS)}".replace("[", r"\[")):
+        config.load(None, ["model.impl=cudnn"])
 
 
 @pytest.mark.parametrize(("toml", "overrides", "error", "match"), [

@@ -9,9 +9,7 @@ import jax
 import pytest
 
 from jaxlstm import VARIANTS
-from jaxlstm.config import load
-from jaxlstm.train import model, run
-from jaxlstm.train.data import Data
+from jaxlstm.train import Model, load, run
 
 EXPERIMENTS = Path(__file__).parent.parent / "experiments"
 CONFIGS = sorted(EXPERIMENTS.glob("*.toml"))
@@ -44,10 +42,9 @@ def test_each_kind_of_config_trains_shrunk(tmp_path, path):
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda c: c.stem)
 def test_each_config_loads_and_builds_its_model(path):
     cfg = shrunk(path)
-    data = Data(cfg)
-    shapes = jax.eval_shape(lambda key: model.init_model(key, cfg.model, data.task.input_size, data.task.output_size),
-                            jax.random.key(0))
-    assert shapes["lstm"].hidden_size == model.hidden_size(cfg.model, data.task.input_size, data.task.output_size)
+    network = Model.for_task(cfg.model, cfg.task.make())
+    shapes = jax.eval_shape(network.init, jax.random.key(0))
+    assert shapes["lstm"].hidden_size == network.hidden_size
 
 
 def test_the_greff_sweep_runs_real_variants_at_one_budget():

@@ -1,6 +1,7 @@
 """The trainer: every task's shrunk config learns; resume is bit-exact; vmapped seeds equal
 seeds run alone; the step compiles once; truncated BPTT carries the state without its gradient."""
 
+import dataclasses
 import json
 
 import jax
@@ -9,8 +10,8 @@ import matplotlib
 import numpy as np
 import pytest
 
-from jaxlstm.config import ConfigError, load
-from jaxlstm.train import model, run
+import jaxlstm
+from jaxlstm.train import ConfigError, Model, load, model, run
 from jaxlstm.train.data import Data
 from jaxlstm.train.step import init_state, make_eval_step, make_optimizer, make_train_step
 
@@ -56,8 +57,8 @@ def check_run_and_files(tmp_path, cfg):
     train = [r for r in records if r["kind"] == "train"]
     assert [r["step"] for r in train] == [5, 10, 15, 20, 25, 30]
     assert np.all(np.array(train[-1]["loss"]) < np.array(train[0]["loss"])), train
-    initial = jax.jit(jax.vmap(lambda s: model.init_model(jax.random.key(s), cfg.model, Data(cfg).task.input_size,
-                                                          Data(cfg).task.output_size)))(jnp.arange(2))
+    network = Model.for_task(cfg.model, cfg.task.make())
+    initial = jax.jit(jax.vmap(lambda s: network.init(jax.random.key(s))))(jnp.arange(2))
     for before, after in zip(jax.tree.leaves(initial), jax.tree.leaves(result.state.params)):
         assert np.all(np.any(np.asarray(before != after).reshape(2, -1), axis=1))
     for file in ("config.json", "curves.png", "summary.json"):
@@ -122,20 +123,21 @@ def test_the_train_step_compiles_once(tmp_path):
 def test_truncated_bptt_carries_the_state_without_its_gradient():
     cfg = shrunk("cerg")
     data = Data(cfg)
+    network = Model.for_task(cfg.model, data.task)
     optimizer = make_optimizer(cfg.optim, 10)
-    state = init_state(jnp.int32(0), cfg.model, optimizer, 7, 7, cfg.train.batch_size)
-    step = jax.jit(make_train_step(cfg.model, "sigmoid", optimizer, carry_state=True))
+    state = init_state(jnp.int32(0), network, optimizer, cfg.train.batch_size)
+    step = jax.jit(make_train_step(network, optimizer, stream=True))
     batch, resets = data.train_batch(0)
     chunk1 = jax.tree.map(lambda a: jnp.asarray(a[0]), batch)
     chunk2 = jax.tree.map(lambda a: jnp.asarray(a[0]), data.train_batch(1)[0])
     assert resets[:, 0].all() and not resets[:, 1:].any() and not data.train_batch(1)[1].any()
     params0 = state.params
     state1, _ = step(state, chunk1, jnp.asarray(resets[0]))
-    _, expected = model.apply(params0, cfg.model, chunk1.xs)
+    _, expected = network.apply(params0, chunk1.xs)
     np.testing.assert_allclose(state1.carry.c, expected.c, rtol=1e-6, atol=1e-6)
 
     def loss(params, initial):
-        logits, _ = model.apply(params, cfg.model, chunk2.xs, initial)
+        logits, _ = network.apply(params, chunk2.xs, initial)
         return model.loss(logits, chunk2, "sigmoid")
 
     no_reset = jnp.zeros(resets.shape[1:], bool)
@@ -167,69 +169,88 @@ def test_sequences_longer_than_max_length(tmp_path):
         run(load(None, ["task.name=adding", "train.steps=2"]), tmp_path / "r", progress=False, echo=lambda _: None)
 
 
-def test_external_resets_zero_the_state_inside_a_chunk():
-    cfg = shrunk("cerg", "train.external_reset=true", "train.tbptt=40")
+@pytest.mark.parametrize("learn", [False, True])
+def test_external_resets_restart_the_state_inside_a_chunk(learn):
+    cfg = shrunk("cerg", "train.external_reset=true", "train.tbptt=40", f"model.learn_initial_state={str(learn).lower()}")
     data = Data(cfg)
-    params = model.init_model(jax.random.key(0), cfg.model, 7, 7)
+    network = Model.for_task(cfg.model, data.task)
+    params = network.init(jax.random.key(0))
+    if learn:  # a learned initial state away from zero
+        params = {**params, "lstm": jax.tree.map(lambda a: a + 0.25, params["lstm"])}
     batch, resets = data.train_batch(0)
     xs, resets = jnp.asarray(batch.xs[0]), jnp.asarray(resets[0])
     B = xs.shape[1]
     assert resets[0].all() and resets[1:].any(axis=0).all()  # strings start inside the chunk
-    logits, final = model.apply_stream(params, cfg.model, xs, model.zero_state(params, B), resets)
-    expected, _ = model.apply(params, cfg.model, xs)  # no resets after the first step
+    carried = jax.tree.map(lambda a: a + 1.0, network.initial_state(params, B))  # reset away at step 0
+    logits, final = network.apply(params, xs, carried, resets=resets)
+    expected, _ = network.apply(params, xs)  # no resets after the first step
     first_reset = jnp.argmax(resets[1:], axis=0) + 1
     for b in range(B):
         k = int(first_reset[b])
         np.testing.assert_allclose(logits[:k, b], expected[:k, b], rtol=1e-5, atol=1e-6)
-        after, _ = model.apply(params, cfg.model, xs[k:, b : b + 1])  # from zeros at the string's start
+        after, _ = network.apply(params, xs[k:, b : b + 1])  # from the initial state at the string's start
         next_reset = int(jnp.argmax(jnp.append(resets[k + 1 :, b], True))) + 1
         np.testing.assert_allclose(logits[k : k + next_reset, b], after[:next_reset, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_external_resets_train_with_training_time_noise(tmp_path):
+    cfg = shrunk("cerg", "train.external_reset=true", "model.zoneout=0.1", "model.dropout=0.1", "model.num_layers=2",
+                 steps=6)
+    result = run(cfg, tmp_path / "run", progress=False, echo=lambda _: None)
+    assert np.isfinite(result.final["loss"]).all()
 
 
 def test_stream_evaluation_counts_errors_like_the_whole_sequence_forward():
     cfg = shrunk("cerg", "eval.stream_length=80", "eval.batch_size=5")
     data = Data(cfg)
     task = data.task
-    params = model.init_model(jax.random.key(1), cfg.model, 7, 7)
+    network = Model.for_task(cfg.model, task)
+    params = network.init(jax.random.key(1))
     batch, resets = data.test_set()
-    metrics = jax.jit(make_eval_step(cfg.model, task))(params, jax.tree.map(jnp.asarray, batch), jnp.asarray(resets))
-    logits, _ = model.apply(params, cfg.model, jnp.asarray(batch.xs))
+    metrics = jax.jit(make_eval_step(network, task))(params, jax.tree.map(jnp.asarray, batch), jnp.asarray(resets))
+    logits, _ = network.apply(params, jnp.asarray(batch.xs))
     errors = np.asarray(task.errors(model.predictions(logits, "sigmoid"), batch))
     first = np.where(errors.any(0), errors.argmax(0), errors.shape[0])
     np.testing.assert_allclose(metrics["error_free_length"], first.mean(), rtol=1e-6)
     np.testing.assert_allclose(metrics["wrong_symbols"], errors.sum(0).mean(), rtol=1e-6)
     assert bool(metrics["solved"]) == (not errors.any())
     np.testing.assert_allclose(metrics["loss"], model.step_losses(logits, batch.targets, "sigmoid").mean(), rtol=1e-5)
-    state, c_max = model.zero_state(params, 5), 0.0
-    step = jax.jit(lambda state, x: model.step(params, cfg.model, state, x))
-    for t in range(80):
-        state, _ = step(state, jnp.asarray(batch.xs[t]))
-        c_max = max(c_max, float(jnp.abs(state.c).max()))
-    np.testing.assert_allclose(metrics["c_max"], c_max, rtol=1e-6)
+    prefixes = jax.jit(jax.vmap(lambda T: jaxlstm.lstm(params["lstm"], jnp.asarray(batch.xs),
+                                                       seq_lengths=jnp.full((5,), T))[1].c))(jnp.arange(1, 81))
+    np.testing.assert_allclose(metrics["c_max"], jnp.abs(prefixes).max(), rtol=1e-6)
 
 
 def test_external_reset_config_errors():
     with pytest.raises(ConfigError, match=r"train\.external_reset must be false for a task of separate sequences"):
         load(None, ["train.external_reset=true"])
-    with pytest.raises(ConfigError, match=r"train\.external_reset must be false with dropout"):
-        load(None, ["task.name=cerg", "train.external_reset=true", "model.zoneout=0.1"])
 
 
 @pytest.mark.parametrize("variant", ["vanilla", "CIFG", "FGR"])
 def test_param_budget_picks_the_largest_hidden_size_within_it(variant):
-    cfg = load(None, ["model.param_budget=3000", f"model.variant={variant}", "model.shortcut=true"]).model
-    H = model.hidden_size(cfg, 7, 7)
-    params = model.init_model(jax.random.key(0), cfg, 7, 7)
+    config = load(None, ["model.param_budget=3000", f"model.variant={variant}", "model.shortcut=true"])
+    network = Model.for_task(config.model, config.task.make())
+    params = network.init(jax.random.key(0))
     count = sum(leaf.size for leaf in jax.tree.leaves(params))
-    assert params["lstm"].hidden_size == H
-    assert count == model.param_count(cfg, 7, 7, H) <= 3000 < model.param_count(cfg, 7, 7, H + 1)
+    assert params["lstm"].hidden_size == network.hidden_size
+    bigger = dataclasses.replace(network, hidden_size=network.hidden_size + 1)
+    assert count == network.param_count <= 3000 < bigger.param_count
 
 
 def test_input_bias_shifts_the_input_gate_only():
-    base = load(None, ["model.variant=lstm1997"]).model
-    shifted = load(None, ["model.variant=lstm1997", "model.input_bias=-3"]).model
-    a, b = (model.init_model(jax.random.key(0), cfg, 7, 7)["lstm"].layers[0][0] for cfg in (base, shifted))
+    base = load(None, ["model.variant=lstm1997"])
+    shifted = load(None, ["model.variant=lstm1997", "model.input_bias=-3"])
+    a, b = (Model.for_task(cfg.model, cfg.task.make()).init(jax.random.key(0))["lstm"].layers[0][0]
+            for cfg in (base, shifted))
     H = a.hidden_size
     np.testing.assert_array_equal(b.b - a.b, np.concatenate([np.full(H, -3.0), np.zeros(H), np.zeros(H)]))
     with pytest.raises(ConfigError, match=r"model\.input_bias must be 0 for the variant 'NIG'"):
         load(None, ["model.variant=NIG", "model.input_bias=-1"])
+
+
+def test_the_model_runs_in_the_configured_dtype(tmp_path):
+    cfg = shrunk("erg", "model.dtype=bfloat16", steps=5)
+    result = run(cfg, tmp_path / "run", progress=False, echo=lambda _: None)
+    assert {leaf.dtype for leaf in jax.tree.leaves(result.state.params)} == {jnp.dtype(jnp.bfloat16)}
+    assert result.state.carry.h.dtype == jnp.bfloat16 and np.isfinite(result.final["loss"]).all()
+    with pytest.raises(ConfigError, match="model.dtype is 'float64', but JAX runs in 32 bits"):
+        Model.for_task(load(None, ["model.dtype=float64"]).model, cfg.task.make())

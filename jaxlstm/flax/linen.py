@@ -15,7 +15,7 @@ already have an ``init`` method, so :func:`jaxlstm.init`'s ``init`` option is ca
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -25,7 +25,8 @@ from jax import Array
 import jaxlstm
 from jaxlstm import _validate
 from jaxlstm.flax import _common
-from jaxlstm.params import Init, Initializer, LSTMState
+from jaxlstm.options import Impl, Init, Remat
+from jaxlstm.params import Initializer, LSTMState
 from jaxlstm.variant import Variant
 
 __all__ = ["LSTM", "LSTMCell"]
@@ -96,8 +97,8 @@ class LSTM(nn.Module):
     recurrent_dropout: float = 0.0
     zoneout: float | tuple[float, float] = 0.0
     time_major: bool = False
-    impl: Literal["auto", "reference", "fused", "hoisted"] = "auto"
-    remat: bool | Literal["step", "sqrt"] = False
+    impl: Impl = "auto"
+    remat: Remat = False
     unroll: int | bool = 1
     matmul_dtype: Any = None
     precision: Any = None

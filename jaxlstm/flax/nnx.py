@@ -14,7 +14,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -25,7 +24,8 @@ from jax import Array
 import jaxlstm
 from jaxlstm import _validate
 from jaxlstm.flax import _common
-from jaxlstm.params import CellParams, Init, Initializer, LSTMParams, LSTMState
+from jaxlstm.options import Impl, Init, Remat
+from jaxlstm.params import CellParams, Initializer, LSTMParams, LSTMState
 from jaxlstm.variant import Variant
 
 __all__ = ["LSTM", "LSTMCell"]
@@ -136,8 +136,8 @@ class LSTM(nnx.Module):
         recurrent_dropout: float = 0.0,
         zoneout: float | tuple[float, float] = 0.0,
         time_major: bool = False,
-        impl: Literal["auto", "reference", "fused", "hoisted"] = "auto",
-        remat: bool | Literal["step", "sqrt"] = False,
+        impl: Impl = "auto",
+        remat: Remat = False,
         unroll: int | bool = 1,
         matmul_dtype=None,
         precision=None,
@@ -184,8 +184,8 @@ class LSTM(nnx.Module):
         recurrent_dropout: float = 0.0,
         zoneout: float | tuple[float, float] = 0.0,
         time_major: bool = False,
-        impl: Literal["auto", "reference", "fused", "hoisted"] = "auto",
-        remat: bool | Literal["step", "sqrt"] = False,
+        impl: Impl = "auto",
+        remat: Remat = False,
         unroll: int | bool = 1,
         matmul_dtype=None,
         precision=None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from jaxlstm.tasks.adding import Adding
-from jaxlstm.tasks.base import Batch, Task
+from jaxlstm.tasks.base import Batch, HeldOutTask, StreamTask, Task, TextTask
 from jaxlstm.tasks.copy import Copy
 from jaxlstm.tasks.reber import (
     ContinualEmbeddedReber,
@@ -31,8 +31,11 @@ __all__ = [
     "ContinualEmbeddedReber",
     "Copy",
     "EmbeddedReber",
+    "HeldOutTask",
     "Reber",
+    "StreamTask",
     "Task",
+    "TextTask",
     "TemporalOrder",
     "embedded_reber_string",
     "make_task",

@@ -8,13 +8,13 @@ or vmapped next to the model; it also takes NumPy arrays.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-__all__ = ["Batch", "Task"]
+__all__ = ["Batch", "HeldOutTask", "StreamTask", "Task", "TextTask"]
 
 
 class Batch(NamedTuple):
@@ -47,6 +47,44 @@ class Task(Protocol):
     def sample(self, rng: np.random.Generator | int, batch_size: int) -> Batch: ...
 
     def correct(self, predictions: Array, batch: Batch) -> Array: ...
+
+
+@runtime_checkable
+class StreamTask(Task, Protocol):
+    """A task that is one endless stream per sequence (``"cerg"``): the trainer cuts it into
+    chunks for truncated BPTT, carries the state from chunk to chunk, and evaluates whole test
+    streams symbol by symbol."""
+
+    def stream(self, rng: np.random.Generator | int, batch_size: int, length: int) -> tuple[Batch, np.ndarray]:
+        """``(batch, starts)``: streams of ``length`` symbols, and ``(T, B)`` bool, True at the
+        first symbol of every string inside them (where an external reset resets)."""
+        ...
+
+    def errors(self, predictions: Array, batch: Batch) -> Array:
+        """``(T, B)`` bool, True at each weighted step predicted wrongly."""
+        ...
+
+
+@runtime_checkable
+class HeldOutTask(Task, Protocol):
+    """A task whose test set is drawn from held-out data rather than from fresh draws."""
+
+    def held_out(self) -> Task:
+        """The same task over its held-out data."""
+        ...
+
+
+@runtime_checkable
+class TextTask(HeldOutTask, Protocol):
+    """A task over characters: its losses are also reported in bits per character, and a
+    trained model can write text (``jaxlstm sample``)."""
+
+    @property
+    def vocab(self) -> str: ...
+
+    def encode(self, text: str) -> np.ndarray: ...
+
+    def decode(self, ids: np.ndarray) -> str: ...
 
 
 def as_rng(rng: np.random.Generator | int) -> np.random.Generator:

@@ -138,6 +138,11 @@ class CharText:
         """The vocabulary size."""
         return len(self.vocab)
 
+    def held_out(self) -> CharText:
+        """This task over the held-out split (``split="valid"``), where the trainer draws its
+        test windows."""
+        return dataclasses.replace(self, split="valid")
+
     def encode(self, string: str) -> np.ndarray:
         """The int32 ids of the characters of ``string``.
 

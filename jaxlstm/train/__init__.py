@@ -1,8 +1,9 @@
 """Training: the model, the jitted train step, the data of a run, checkpoints and the loop."""
 
+from jaxlstm.train.config import Config, ConfigError, ConfigTypeError, load
 from jaxlstm.train.loop import Result, default_workdir, run
-from jaxlstm.train.model import apply, init_model
+from jaxlstm.train.model import Model
 from jaxlstm.train.step import TrainState, make_optimizer, make_train_step
 
-__all__ = ["Result", "TrainState", "apply", "default_workdir", "init_model", "make_optimizer",
-           "make_train_step", "run"]
+__all__ = ["Config", "ConfigError", "ConfigTypeError", "Model", "Result", "TrainState", "default_workdir", "load",
+           "make_optimizer", "make_train_step", "run"]

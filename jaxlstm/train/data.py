@@ -1,9 +1,10 @@
 """The batches of a run: each a pure function of (seed, step), so a resumed run sees the data an
 uninterrupted one would, and the seeds of a run are those of runs with one seed each.
 
-Batches are padded to a fixed length, so the train step compiles once. Stream tasks (``"cerg"``)
-are cut into chunks for truncated BPTT: training stream ``j`` of seed ``s`` is drawn from
-``default_rng([s, j])`` and covers ``chunks_per_stream`` consecutive steps.
+Batches are padded to a fixed length, so the train step compiles once. Stream tasks
+(:class:`~jaxlstm.tasks.StreamTask`, ``"cerg"``) are cut into chunks for truncated BPTT:
+training stream ``j`` of seed ``s`` is drawn from ``default_rng([s, j])`` and covers
+``chunks_per_stream`` consecutive steps.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import dataclasses
 
 import numpy as np
 
-from jaxlstm.tasks import Batch
-from jaxlstm.train.settings import Config, ConfigError
+from jaxlstm.tasks import Batch, HeldOutTask, StreamTask
+from jaxlstm.train.config import Config, ConfigError
 
 __all__ = ["Data", "pad"]
 
@@ -52,15 +53,15 @@ class Data:
 
     def __post_init__(self):
         self.task = self.config.task.make()
-        self.streams = hasattr(self.task, "stream")
+        self.streams = isinstance(self.task, StreamTask)
         self._stream_cache: dict[int, list[tuple[Batch, np.ndarray]]] = {}
 
     def train_batch(self, step: int) -> tuple[Batch, np.ndarray]:
         """The batch of every seed at ``step``, stacked ``(seeds, T, B, ...)``, and where the
-        LSTM state is zeroed before a step, ``(seeds, T, B)`` bool.
+        LSTM state restarts from the initial state before a step, ``(seeds, T, B)`` bool.
 
-        Separate sequences start from zeros (``resets[:, 0]``). A stream's chunk continues the
-        previous chunk's state, except at the start of a training stream, with
+        Separate sequences start from the initial state (``resets[:, 0]``). A stream's chunk
+        continues the previous chunk's state, except at the start of a training stream, with
         ``train.reset_state``, and, with ``train.external_reset``, at the first symbol of every
         embedded string (Gers et al.'s "external reset")."""
         train = self.config.train
@@ -109,9 +110,7 @@ class Data:
             resets = starts if self.config.train.external_reset else np.zeros_like(starts)
             resets[0] = True
             return batch, resets
-        task = self.task
-        if self.config.task.name == "text":
-            task = dataclasses.replace(task, split="valid")
+        task = self.task.held_out() if isinstance(self.task, HeldOutTask) else self.task
         batch = task.sample(rng, cfg.batch_size)
         resets = np.zeros(batch.weights.shape, bool)
         resets[0] = True

@@ -26,11 +26,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm.train import model, provenance, report
+from jaxlstm.tasks import Task, TextTask
+from jaxlstm.train import provenance, report
 from jaxlstm.train.checkpoint import Checkpoints
+from jaxlstm.train.config import Config, ConfigError, from_json, to_json
 from jaxlstm.train.data import Data
+from jaxlstm.train.model import Model
 from jaxlstm.train.step import TrainState, init_state, make_eval_step, make_optimizer, make_train_step
-from jaxlstm.train.settings import Config, ConfigError, from_json, to_json
 
 __all__ = ["Result", "default_workdir", "run"]
 
@@ -58,6 +60,11 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
         stop_after: int | None = None, echo: Callable[[str], None] = print) -> Result:
     """Train ``config.train.seeds`` networks at once, vmapped over the seed axis.
 
+    The parts, in order: :func:`_prepare` the workdir, :func:`_build` what the config
+    describes (data, model, optimizer, the jitted steps), :func:`_start` from scratch or the
+    newest checkpoint, :func:`_train` (evaluating, logging and checkpointing as it goes), and
+    :func:`_report`.
+
     Args:
         config: the experiment.
         workdir: the run's directory. A new run needs it empty or absent; ``resume`` continues
@@ -77,85 +84,123 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
     if started.clean is False:
         echo(f"note: the checkout at {started.commit[:12]} has uncommitted changes to tracked files; "
              "summary.json will record clean: false, and experiments/collect.py refuses such runs")
-    train_cfg, steps = config.train, config.train.steps
+    parts = _build(config)
+    checkpoints = Checkpoints(workdir / "checkpoints", config.train.keep_checkpoints)
+    try:
+        state, start = _start(parts, checkpoints, workdir, resume, echo)
+        end = config.train.steps if stop_after is None else min(config.train.steps, stop_after)
+        tic = time.perf_counter()
+        state = _train(parts, state, start, end, checkpoints, workdir / "metrics.jsonl", progress)
+    finally:
+        checkpoints.close()
+    summary = {"step": end, "wall_seconds": round(time.perf_counter() - tic, 1)}
+    return _report(parts, state, workdir, summary, started, start_time, echo)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Parts:
+    """What a config describes, built once: the data, the network, the jitted steps."""
+
+    config: Config
+    data: Data
+    model: Model
+    seeds: jax.Array
+    init: Callable
+    train_step: Callable
+    eval_step: Callable
+    test_set: tuple
+
+    @property
+    def task(self) -> Task:
+        return self.data.task
+
+
+def _build(config: Config) -> _Parts:
     data = Data(config)
-    task = data.task
-    optimizer = make_optimizer(config.optim, steps)
+    model = Model.for_task(config.model, data.task)
+    optimizer = make_optimizer(config.optim, config.train.steps)
+    train_cfg = config.train
     seeds = jnp.arange(train_cfg.seed, train_cfg.seed + train_cfg.seeds, dtype=jnp.int32)
-    carry_batch = train_cfg.batch_size
-    init = jax.vmap(lambda seed: init_state(seed, config.model, optimizer, task.input_size, task.output_size,
-                                            carry_batch))
-    state = jax.jit(init)(seeds)
-    train_step = make_train_step(config.model, task.output, optimizer, carry_state=data.streams,
-                                 external_reset=train_cfg.external_reset)
-    train_step = jax.jit(jax.vmap(train_step), donate_argnums=0)
-    eval_step = jax.jit(jax.vmap(make_eval_step(config.model, task), in_axes=(0, None, None)))
+    init = jax.jit(jax.vmap(lambda seed: init_state(seed, model, optimizer, train_cfg.batch_size)))
+    train_step = jax.jit(jax.vmap(make_train_step(model, optimizer, stream=data.streams)), donate_argnums=0)
+    eval_step = jax.jit(jax.vmap(make_eval_step(model, data.task), in_axes=(0, None, None)))
     test_set = jax.tree.map(jnp.asarray, data.test_set())
+    return _Parts(config, data, model, seeds, init, train_step, eval_step, test_set)
 
-    checkpoints = Checkpoints(workdir / "checkpoints", train_cfg.keep_checkpoints)
+
+def _start(parts: _Parts, checkpoints: Checkpoints, workdir: Path, resume: bool, echo) -> tuple[TrainState, int]:
+    """The state to train from and its step: fresh, or the newest checkpoint of a resumed run
+    (whose metrics past that step are dropped, to be written again)."""
+    state = parts.init(parts.seeds)
+    if not resume or checkpoints.latest_step() is None:
+        return state, 0
+    start = checkpoints.latest_step()
+    state = checkpoints.restore(start, state)
     metrics_path = workdir / "metrics.jsonl"
-    start = 0
-    if resume and checkpoints.latest_step() is not None:
-        start = checkpoints.latest_step()
-        state = checkpoints.restore(start, state)
-        records = [r for r in report.read_metrics(metrics_path) if r["step"] <= start]
-        metrics_path.write_text("".join(json.dumps(r) + "\n" for r in records))
-        echo(f"resumed {workdir} at step {start} of {steps}")
-    end = steps if stop_after is None else min(steps, stop_after)
+    records = [r for r in report.read_metrics(metrics_path) if r["step"] <= start]
+    metrics_path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    echo(f"resumed {workdir} at step {start} of {parts.config.train.steps}")
+    return state, start
 
+
+def _train(parts: _Parts, state: TrainState, start: int, end: int, checkpoints: Checkpoints, metrics_path: Path,
+           progress: bool | None) -> TrainState:
+    """Steps ``start`` to ``end``: log every ``train.log_every``, evaluate every ``eval.every``,
+    checkpoint every ``train.checkpoint_every`` and at ``end``."""
     from tqdm.auto import tqdm
 
+    train_cfg, steps = parts.config.train, parts.config.train.steps
     bar = tqdm(total=steps, initial=start, disable=None if progress is None else not progress,
-               desc=config.task.name, unit="step", dynamic_ncols=True)
+               desc=parts.config.task.name, unit="step", dynamic_ncols=True)
     window, tic = [], time.perf_counter()
     try:
         for step in range(start, end):
-            batch, resets = data.train_batch(step)
-            state, metrics = train_step(state, jax.tree.map(jnp.asarray, batch), jnp.asarray(resets))
+            batch, resets = parts.data.train_batch(step)
+            state, metrics = parts.train_step(state, jax.tree.map(jnp.asarray, batch), jnp.asarray(resets))
             window.append(metrics)
             done = step + 1
             if done % train_cfg.log_every == 0 or done == steps:
                 logged = {k: np.mean([np.asarray(m[k]) for m in window], axis=0).tolist() for k in window[0]}
                 window = []
-                elapsed = time.perf_counter() - tic
                 report.append_metrics(metrics_path, {"kind": "train", "step": done, **logged,
-                                                     "seconds": round(elapsed, 3)})
+                                                     "seconds": round(time.perf_counter() - tic, 3)})
                 bar.set_postfix(loss=f"{np.mean(logged['loss']):.4f}")
-            if done % config.eval.every == 0 or done == steps:
-                evaluated = _evaluate(eval_step, state, test_set, task)
-                report.append_metrics(metrics_path, {"kind": "eval", "step": done, **evaluated})
+            if done % parts.config.eval.every == 0 or done == steps:
+                report.append_metrics(metrics_path, {"kind": "eval", "step": done, **_evaluate(parts, state)})
             if done % train_cfg.checkpoint_every == 0 or done == end:
                 checkpoints.save(done, state)
             bar.update(1)
     finally:
         bar.close()
-        checkpoints.close()
+    return state
 
-    records = report.read_metrics(metrics_path)
-    report.plot(records, workdir / "curves.png", f"{config.task.name}, {train_cfg.seeds} seeds")
+
+def _evaluate(parts: _Parts, state: TrainState) -> dict:
+    metrics = {k: np.asarray(v).tolist() for k, v in parts.eval_step(state.params, *parts.test_set).items()}
+    if isinstance(parts.task, TextTask):
+        metrics["bits_per_char"] = [loss / math.log(2) for loss in metrics["loss"]]
+    return metrics
+
+
+def _report(parts: _Parts, state: TrainState, workdir: Path, summary: dict, started, start_time: float,
+            echo) -> Result:
+    """The curves, ``summary.json`` and the printed table, from the metrics on disk."""
+    config, seeds = parts.config, parts.seeds.tolist()
+    records = report.read_metrics(workdir / "metrics.jsonl")
+    report.plot(records, workdir / "curves.png", f"{config.task.name}, {config.train.seeds} seeds")
     evals = [r for r in records if r["kind"] == "eval"]
-    final = evals[-1] if evals else _evaluate(eval_step, state, test_set, task)
-    solved_at = [next((r["step"] for r in evals if r["solved"][s]), None) for s in range(train_cfg.seeds)]
-    seed_list = seeds.tolist()
-    table = report.summary_table(final, seed_list, solved_at)
-    hidden = model.hidden_size(config.model, task.input_size, task.output_size)
-    summary = {"step": end, "seeds": seed_list, "solved_fraction": float(np.mean(final["solved"])),
-               "hidden_size": hidden,
-               "param_count": model.param_count(config.model, task.input_size, task.output_size, hidden),
-               "wall_seconds": round(time.perf_counter() - tic, 1),
-               "solved_at": solved_at, **{k: v for k, v in final.items() if k not in ("kind", "step")},
+    final = evals[-1] if evals else _evaluate(parts, state)
+    solved_at = [next((r["step"] for r in evals if r["solved"][s]), None) for s in range(config.train.seeds)]
+    table = report.summary_table(final, seeds, solved_at)
+    summary = {"step": summary["step"], "seeds": seeds, "solved_fraction": float(np.mean(final["solved"])),
+               "hidden_size": parts.model.hidden_size, "param_count": parts.model.param_count,
+               "wall_seconds": summary["wall_seconds"], "solved_at": solved_at,
+               **{k: v for k, v in final.items() if k not in ("kind", "step")},
                "provenance": provenance.record(started, time.perf_counter() - start_time)}
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     echo(table)
     echo(f"wrote {workdir / 'metrics.jsonl'}, {workdir / 'curves.png'}, {workdir / 'summary.json'}")
     return Result(workdir, state, final, solved_at, table)
-
-
-def _evaluate(eval_step, state: TrainState, test_set, task) -> dict:
-    metrics = {k: np.asarray(v).tolist() for k, v in eval_step(state.params, *test_set).items()}
-    if task.output == "softmax" and hasattr(task, "vocab"):
-        metrics["bits_per_char"] = [loss / math.log(2) for loss in metrics["loss"]]
-    return metrics
 
 
 def _prepare(workdir: Path, config: Config, resume: bool) -> None:
@@ -167,7 +212,7 @@ def _prepare(workdir: Path, config: Config, resume: bool) -> None:
                 f"--resume needs a run in workdir {workdir}, but it has no config.json. Hint: "
                 "start a new run with --workdir, or point --resume at an earlier run's workdir."
             )
-        saved = from_json(config_path.read_text())
+        saved = from_json(config_path.read_text(), str(config_path))
         if saved != config:
             raise ConfigError(
                 f"workdir {workdir} holds a run of another config than the one given; expected "

@@ -1,10 +1,16 @@
 """The network the experiments train: an LSTM stack and a linear readout, and its losses.
 
-Params are a plain dict pytree ``{"lstm": LSTMParams, "readout": {"w", "b"}}``; the readout
-reads the LSTM's outputs (and the inputs too, with ``shortcut``, as in Gers et al. 2000). How
-the readout's logits become predictions, and which loss compares them with the targets, is the
-task's ``output``: ``"sigmoid"`` (logistic units and squared error, as in the 1997 and 2000
-papers), ``"linear"`` (squared error) or ``"softmax"`` (cross-entropy).
+A :class:`Model` is built once from the ``[model]`` section and the task's sizes and output kind;
+after that nothing reads the config. Its params are a plain dict pytree ``{"lstm": LSTMParams,
+"readout": {"w", "b"}}``; the readout reads the LSTM's outputs (and the inputs too, with
+``shortcut``, as in Gers et al. 2000). How the readout's logits become predictions, and which
+loss compares them with the targets, is the task's ``output``: ``"sigmoid"`` (logistic units and
+squared error, as in the 1997 and 2000 papers), ``"linear"`` (squared error) or ``"softmax"``
+(cross-entropy).
+
+Every path through the network, separate sequences, the chunks of a stream with its carried
+state and resets, and a stream evaluated one symbol at a time, is one call of
+:func:`jaxlstm.lstm`.
 """
 
 from __future__ import annotations
@@ -17,42 +23,104 @@ import jax.numpy as jnp
 from jax import Array
 
 import jaxlstm
-from jaxlstm.tasks import Batch
-from jaxlstm.train.settings import ModelConfig
+from jaxlstm.tasks import Batch, Task
+from jaxlstm.train.config import ConfigError, ModelConfig
 
-__all__ = ["apply", "apply_stream", "hidden_size", "init_model", "param_count", "loss", "predictions", "step", "step_losses", "zero_state"]
+__all__ = ["Model", "loss", "predictions", "step_losses"]
 
 
-def param_count(cfg: ModelConfig, input_size: int, output_size: int, hidden_size: int) -> int:
-    """The parameters of the network with this hidden size: the LSTM stack and the readout."""
-    lstm = jaxlstm.param_count(input_size, hidden_size, num_layers=cfg.num_layers, variant=cfg.variant)
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """The static description of the network (hashable: jitted steps close over it).
+
+    Attributes:
+        config: the ``[model]`` section.
+        input_size, output_size: the task's.
+        output: the task's output kind.
+        hidden_size: ``config.hidden_size``, or the largest within ``config.param_budget``.
+    """
+
+    config: ModelConfig
+    input_size: int
+    output_size: int
+    output: str
+    hidden_size: int
+
+    @classmethod
+    def for_task(cls, config: ModelConfig, task: Task) -> Model:
+        """The network of ``config`` for ``task``'s inputs, outputs and output kind."""
+        if config.dtype == "float64" and not jax.config.jax_enable_x64:
+            raise ConfigError(
+                "model.dtype is 'float64', but JAX runs in 32 bits; expected JAX_ENABLE_X64=1 in the "
+                "environment for float64. Hint: JAX_ENABLE_X64=1 jaxlstm run ..., or model.dtype='float32'."
+            )
+        hidden = config.hidden_size
+        if config.param_budget:
+            hidden = 1
+            while _param_count(config, task.input_size, task.output_size, hidden + 1) <= config.param_budget:
+                hidden += 1
+        return cls(config, task.input_size, task.output_size, task.output, hidden)
+
+    @property
+    def dtype(self) -> jnp.dtype:
+        return jnp.dtype(self.config.dtype)
+
+    @property
+    def param_count(self) -> int:
+        """The parameters of the LSTM stack and the readout."""
+        return _param_count(self.config, self.input_size, self.output_size, self.hidden_size)
+
+    def init(self, key: Array) -> dict:
+        """The params of the LSTM stack and of a readout drawn from U(-1/sqrt(n), 1/sqrt(n)),
+        ``n`` its input features, with a zero bias."""
+        cfg = self.config
+        k_lstm, k_readout = jax.random.split(key)
+        lstm = jaxlstm.init(k_lstm, self.input_size, self.hidden_size, num_layers=cfg.num_layers, init=cfg.init,
+                            forget_bias=cfg.forget_bias, variant=cfg.variant, dtype=self.dtype,
+                            learn_initial_state=cfg.learn_initial_state)
+        if cfg.input_bias:
+            lstm = _add_input_bias(lstm, cfg.input_bias)
+        features = lstm.output_size + (self.input_size if cfg.shortcut else 0)
+        bound = 1.0 / math.sqrt(features)
+        w = jax.random.uniform(k_readout, (features, self.output_size), self.dtype, -bound, bound)
+        return {"lstm": lstm, "readout": {"w": w, "b": jnp.zeros((self.output_size,), self.dtype)}}
+
+    def initial_state(self, params: dict, batch_size: int) -> jaxlstm.LSTMState:
+        """The state every sequence and stream starts from: zeros, or the learned one."""
+        return jaxlstm.initial_state(params["lstm"], (batch_size,))
+
+    def apply(self, params: dict, xs: Array, state: jaxlstm.LSTMState | None = None, *,
+              seq_lengths: Array | None = None, resets: Array | None = None,
+              key: Array | None = None) -> tuple[Array, jaxlstm.LSTMState]:
+        """Logits ``(T, B, output_size)`` and the final LSTM state for time-major ``xs``.
+
+        ``state`` is where step 0 starts (the initial state if None); ``resets`` (``(T, B)``
+        bool) restarts the state from the initial state before the steps where it is True. With
+        ``key`` the training-time noise of the config (dropout, recurrent dropout, zoneout) is
+        on; without, the LSTM runs in evaluation mode (no dropout, zoneout's expectation).
+        """
+        cfg = self.config
+        xs = xs.astype(self.dtype)
+        ys, state = jaxlstm.lstm(params["lstm"], xs, state, seq_lengths=seq_lengths, resets=resets, impl=cfg.impl,
+                                 remat=cfg.remat, dropout=cfg.dropout, recurrent_dropout=cfg.recurrent_dropout,
+                                 zoneout=cfg.zoneout, key=key, deterministic=key is None)
+        features = jnp.concatenate([ys, xs], axis=-1) if cfg.shortcut else ys
+        logits = features @ params["readout"]["w"]
+        return logits + jnp.broadcast_to(params["readout"]["b"], logits.shape), state
+
+    @property
+    def noisy(self) -> bool:
+        """Whether training draws noise (and so needs a key per step)."""
+        cfg = self.config
+        return bool(cfg.dropout or cfg.recurrent_dropout or cfg.zoneout)
+
+
+def _param_count(cfg: ModelConfig, input_size: int, output_size: int, hidden_size: int) -> int:
+    lstm = jaxlstm.param_count(input_size, hidden_size, num_layers=cfg.num_layers, variant=cfg.variant,
+                               learn_initial_state=cfg.learn_initial_state)
     output = jaxlstm.VARIANTS[cfg.variant].proj_size or hidden_size
     features = output + (input_size if cfg.shortcut else 0)
     return lstm + (features + 1) * output_size
-
-
-def hidden_size(cfg: ModelConfig, input_size: int, output_size: int) -> int:
-    """``cfg.hidden_size``, or with ``cfg.param_budget`` the largest hidden size within it."""
-    if not cfg.param_budget:
-        return cfg.hidden_size
-    size = 1
-    while param_count(cfg, input_size, output_size, size + 1) <= cfg.param_budget:
-        size += 1
-    return size
-
-
-def init_model(key: Array, cfg: ModelConfig, input_size: int, output_size: int) -> dict:
-    """The params of the LSTM stack and of a readout drawn from U(-1/sqrt(n), 1/sqrt(n)),
-    ``n`` its input features, with a zero bias."""
-    k_lstm, k_readout = jax.random.split(key)
-    lstm = jaxlstm.init(k_lstm, input_size, hidden_size(cfg, input_size, output_size), num_layers=cfg.num_layers,
-                        init=cfg.init, forget_bias=cfg.forget_bias, variant=cfg.variant)
-    if cfg.input_bias:
-        lstm = _add_input_bias(lstm, cfg.input_bias)
-    features = lstm.output_size + (input_size if cfg.shortcut else 0)
-    bound = 1.0 / math.sqrt(features)
-    w = jax.random.uniform(k_readout, (features, output_size), jnp.float32, -bound, bound)
-    return {"lstm": lstm, "readout": {"w": w, "b": jnp.zeros((output_size,), jnp.float32)}}
 
 
 def _add_input_bias(lstm: jaxlstm.LSTMParams, offset: float) -> jaxlstm.LSTMParams:
@@ -70,57 +138,6 @@ def _add_input_bias(lstm: jaxlstm.LSTMParams, offset: float) -> jaxlstm.LSTMPara
     return jaxlstm.LSTMParams(tuple(tuple(shift(cell) for cell in layer) for layer in lstm.layers))
 
 
-def apply(params: dict, cfg: ModelConfig, xs: Array, state=None, seq_lengths: Array | None = None,
-          key: Array | None = None) -> tuple[Array, jaxlstm.LSTMState]:
-    """Logits ``(T, B, output_size)`` and the final LSTM state for time-major ``xs``.
-
-    With ``key`` the training-time noise of ``cfg`` (dropout, recurrent dropout, zoneout) is on;
-    without, the LSTM runs in evaluation mode (``deterministic``: no dropout, zoneout's
-    expectation).
-    """
-    ys, state = jaxlstm.lstm(params["lstm"], xs, state, seq_lengths=seq_lengths, impl=cfg.impl,
-                             dropout=cfg.dropout, recurrent_dropout=cfg.recurrent_dropout,
-                             zoneout=cfg.zoneout, key=key, deterministic=key is None)
-    return _readout(params, cfg, ys, xs), state
-
-
-def _readout(params: dict, cfg: ModelConfig, ys: Array, xs: Array) -> Array:
-    features = jnp.concatenate([ys, xs], axis=-1) if cfg.shortcut else ys
-    logits = features @ params["readout"]["w"]
-    return logits + jnp.broadcast_to(params["readout"]["b"], logits.shape)
-
-
-def zero_state(params: dict, batch_size: int) -> jaxlstm.LSTMState:
-    """The zero LSTM state of the stack for ``batch_size`` sequences."""
-    lstm = params["lstm"]
-    stacked = lstm.num_layers * lstm.num_directions
-    return jaxlstm.LSTMState(jnp.zeros((stacked, batch_size, lstm.output_size), jnp.float32),
-                             jnp.zeros((stacked, batch_size, lstm.state_size), jnp.float32))
-
-
-def step(params: dict, cfg: ModelConfig, state: jaxlstm.LSTMState, x: Array) -> tuple[jaxlstm.LSTMState, Array]:
-    """One time step of the stack and the readout, in evaluation mode (zoneout's expectation):
-    ``(state, x (B, I)) -> (state, logits (B, O))``; the state is stacked as in ``apply``. The
-    scan of :func:`jaxlstm.lstm_step` over one step (``impl="reference"``) adds no work."""
-    ys, state = jaxlstm.lstm(params["lstm"], x[None], state, zoneout=cfg.zoneout, deterministic=True,
-                             impl="reference")
-    return state, _readout(params, cfg, ys[0], x)
-
-
-def apply_stream(params: dict, cfg: ModelConfig, xs: Array, state: jaxlstm.LSTMState,
-                 resets: Array) -> tuple[Array, jaxlstm.LSTMState]:
-    """:func:`apply` with the state zeroed before every step where ``resets`` (``(T, B)`` bool)
-    is True: a scan of :func:`step`, differentiated by JAX (no training-time noise)."""
-
-    def body(state, inputs):
-        x, reset = inputs
-        state = jax.tree.map(lambda a: jnp.where(reset[None, :, None], jnp.zeros_like(a), a), state)
-        return step(params, cfg, state, x)
-
-    state, logits = jax.lax.scan(body, state, (xs, resets))
-    return logits, state
-
-
 def predictions(logits: Array, output: str) -> Array:
     """What the task's success criterion reads: logistic units, values, or probabilities."""
     if output == "sigmoid":
@@ -131,8 +148,10 @@ def predictions(logits: Array, output: str) -> Array:
 
 
 def step_losses(logits: Array, targets: Array, output: str) -> Array:
-    """The loss of each step and sequence, ``(T, B)``: squared error summed over the outputs
-    (``"sigmoid"``, ``"linear"``) or cross-entropy in nats (``"softmax"``)."""
+    """The loss of each step and sequence, ``(T, B)``, in float32: squared error summed over the
+    outputs (``"sigmoid"``, ``"linear"``) or cross-entropy in nats (``"softmax"``)."""
+    logits = logits.astype(jnp.promote_types(logits.dtype, jnp.float32))
+    targets = targets.astype(logits.dtype)
     if output == "softmax":
         return -jnp.sum(targets * jax.nn.log_softmax(logits, axis=-1), axis=-1)
     return jnp.sum(jnp.square(predictions(logits, output) - targets), axis=-1)
@@ -140,6 +159,6 @@ def step_losses(logits: Array, targets: Array, output: str) -> Array:
 
 def loss(logits: Array, batch: Batch, output: str) -> Array:
     """The mean of :func:`step_losses` over the steps of ``batch`` whose weight is 1."""
-    weights = batch.weights
-    total = jnp.sum(step_losses(logits, batch.targets, output) * weights)
-    return total / jnp.maximum(jnp.sum(weights), 1.0)
+    losses = step_losses(logits, batch.targets, output)
+    weights = batch.weights.astype(losses.dtype)
+    return jnp.sum(losses * weights) / jnp.maximum(jnp.sum(weights), 1.0)

@@ -8,17 +8,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm.train import model
+from jaxlstm.tasks import TextTask
 from jaxlstm.train.checkpoint import Checkpoints
+from jaxlstm.train.config import ConfigError, from_json
+from jaxlstm.train.model import Model
 from jaxlstm.train.step import init_state, make_optimizer
-from jaxlstm.train.settings import ConfigError, from_json
 
 __all__ = ["load_params", "sample_text"]
 
 
 def load_params(workdir: str | Path):
-    """``(config, params)`` of the newest checkpoint of the run in ``workdir``, every seed
-    stacked on a leading axis."""
+    """``(config, model, params)`` of the newest checkpoint of the run in ``workdir``, every
+    seed's params stacked on a leading axis."""
     workdir = Path(workdir)
     config_path = workdir / "config.json"
     if not config_path.exists():
@@ -26,18 +27,17 @@ def load_params(workdir: str | Path):
             f"workdir {workdir} has no config.json; expected the workdir of a `jaxlstm run`. "
             "Hint: pass the directory the run printed at its end."
         )
-    config = from_json(config_path.read_text())
-    task = config.task.make()
+    config = from_json(config_path.read_text(), str(config_path))
+    model = Model.for_task(config.model, config.task.make())
     optimizer = make_optimizer(config.optim, config.train.steps)
     seeds = jnp.arange(config.train.seed, config.train.seed + config.train.seeds, dtype=jnp.int32)
-    like = jax.eval_shape(jax.vmap(lambda s: init_state(s, config.model, optimizer, task.input_size,
-                                                         task.output_size, config.train.batch_size)), seeds)
+    like = jax.eval_shape(jax.vmap(lambda s: init_state(s, model, optimizer, config.train.batch_size)), seeds)
     checkpoints = Checkpoints(workdir / "checkpoints", config.train.keep_checkpoints)
     try:
         step = checkpoints.latest_step()
         if step is None:
             raise FileNotFoundError(f"workdir {workdir} has no checkpoint yet; expected a run that took a step.")
-        return config, checkpoints.restore(step, like).params
+        return config, model, checkpoints.restore(step, like).params
     finally:
         checkpoints.close()
 
@@ -54,8 +54,9 @@ def sample_text(workdir: str | Path, *, length: int = 400, prime: str = "\n", te
         seed: the sampling key's seed.
         network: which of the run's seeds to sample from (an index, 0 for the first).
     """
-    config, params = load_params(workdir)
-    if config.task.name != "text":
+    config, model, params = load_params(workdir)
+    task = config.task.make()
+    if not isinstance(task, TextTask):
         raise ConfigError(f"sample needs a run of the task 'text'; the run in {workdir} trained "
                           f"{config.task.name!r}. Hint: jaxlstm run experiments/text.toml first.")
     if not 0 <= network < config.train.seeds:
@@ -66,19 +67,18 @@ def sample_text(workdir: str | Path, *, length: int = 400, prime: str = "\n", te
                          "model's own distribution.")
     if not prime:
         raise ValueError("prime must hold at least one character; got ''. Hint: prime='\\n'.")
-    task = config.task.make()
     params = jax.tree.map(lambda a: a[network], params)
     ids = task.encode(prime)
-    one_hot = lambda i: jax.nn.one_hot(i, task.input_size, dtype=jnp.float32)
+    one_hot = lambda i: jax.nn.one_hot(i, task.input_size, dtype=model.dtype)
 
     @jax.jit
     def generate(params, ids, key):
-        logits, state = model.apply(params, config.model, one_hot(ids)[:, None])
+        logits, state = model.apply(params, one_hot(ids)[:, None])
 
         def step(carry, key):
             state, logits = carry
             char = jax.random.categorical(key, logits / temperature)
-            logits, state = model.apply(params, config.model, one_hot(char)[None, None], state)
+            logits, state = model.apply(params, one_hot(char)[None, None], state)
             return (state, logits[0, 0]), char
 
         _, chars = jax.lax.scan(step, (state, logits[-1, 0]), jax.random.split(key, length))
