@@ -82,7 +82,7 @@ def test_params_are_plain_pytrees():
         (dict(input_size=0), ValueError, r"input_size must be a positive integer; got 0"),
         (dict(hidden_size=2.5), ValueError, r"hidden_size must be a positive integer; got 2.5"),
         (dict(num_layers=0), ValueError, r"num_layers must be a positive integer; got 0"),
-        (dict(init="xavier"), ValueError, r"init must be 'pytorch', 'keras' or 'flax'; got 'xavier'"),
+        (dict(init="xavier"), ValueError, r"init must be one of \('pytorch', 'keras', 'flax'\); got 'xavier'"),
         (dict(dtype=jnp.int32), TypeError, r"dtype must be a floating dtype .*; got int32"),
     ],
 )

@@ -1,9 +1,13 @@
-"""Seeded, deterministic data for the experiments: the LSTM papers' tasks, and text.
+"""Seeded, deterministic data for the experiments: the LSTM papers' tasks, text, and an
+environment for reinforcement learning.
 
-Every task is a frozen dataclass of its options with ``input_size``, ``output_size``, ``output``
-(``"sigmoid"``, ``"linear"`` or ``"softmax"``), ``sample(rng, batch_size) -> Batch`` (NumPy,
-time-major) and ``correct(predictions, batch)``, the paper's per-sequence success criterion in
-``jax.numpy``. :func:`make_task` builds one by its name in :data:`TASKS`.
+Every supervised task is a frozen dataclass of its options with ``input_size``, ``output_size``,
+``output`` (``"sigmoid"``, ``"linear"`` or ``"softmax"``), ``sample(rng, batch_size) -> Batch``
+(NumPy, time-major) and ``correct(predictions, batch)``, the paper's per-sequence success
+criterion in ``jax.numpy`` (the :class:`Task` protocol; :class:`StreamTask`,
+:class:`HeldOutTask` and :class:`TextTask` add what some of them have). The T-maze is an
+:class:`EnvTask`: ``reset`` and ``step`` in JAX. :func:`make_task` builds any of them by its
+name in :data:`TASKS`.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from jaxlstm.tasks.adding import Adding
-from jaxlstm.tasks.base import Batch, HeldOutTask, StreamTask, Task, TextTask
+from jaxlstm.tasks.base import Batch, EnvTask, HeldOutTask, StreamTask, Task, TextTask
 from jaxlstm.tasks.copy import Copy
 from jaxlstm.tasks.reber import (
     ContinualEmbeddedReber,
@@ -22,6 +26,7 @@ from jaxlstm.tasks.reber import (
 )
 from jaxlstm.tasks.temporal_order import TemporalOrder
 from jaxlstm.tasks.text import CharText, text
+from jaxlstm.tasks.tmaze import TMaze
 
 __all__ = [
     "TASKS",
@@ -31,11 +36,13 @@ __all__ = [
     "ContinualEmbeddedReber",
     "Copy",
     "EmbeddedReber",
+    "EnvTask",
     "HeldOutTask",
     "Reber",
     "StreamTask",
     "Task",
     "TextTask",
+    "TMaze",
     "TemporalOrder",
     "embedded_reber_string",
     "make_task",
@@ -51,6 +58,7 @@ TASKS: dict[str, type] = {
     "temporal_order": TemporalOrder,
     "copy": Copy,
     "text": CharText,
+    "tmaze": TMaze,
 }
 """name -> task class, the names that configs and :func:`make_task` use."""
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-__all__ = ["Batch", "HeldOutTask", "StreamTask", "Task", "TextTask"]
+__all__ = ["Batch", "EnvTask", "HeldOutTask", "StreamTask", "Task", "TextTask"]
 
 
 class Batch(NamedTuple):
@@ -62,6 +62,35 @@ class StreamTask(Task, Protocol):
 
     def errors(self, predictions: Array, batch: Batch) -> Array:
         """``(T, B)`` bool, True at each weighted step predicted wrongly."""
+        ...
+
+
+@runtime_checkable
+class EnvTask(Protocol):
+    """An environment for reinforcement learning, written in JAX (``"tmaze"``): the trainer runs
+    PPO on it, with an LSTM policy over vmapped copies. ``output`` is ``"actor_critic"``: the
+    network's ``output_size`` is ``num_actions`` logits and one value."""
+
+    output: str
+    num_actions: int
+
+    @property
+    def input_size(self) -> int: ...
+
+    @property
+    def output_size(self) -> int: ...
+
+    @property
+    def max_steps(self) -> int:
+        """The longest an episode lasts."""
+        ...
+
+    def reset(self, key: Array) -> tuple:
+        """``(state, observation)`` of a new episode."""
+        ...
+
+    def step(self, state, action: Array) -> tuple:
+        """``(state, observation, reward, done, success)`` after one action."""
         ...
 
 

@@ -1,6 +1,7 @@
 """Experiment configs: frozen, typed dataclasses, one per section, read from TOML or JSON.
 
-A config has the sections ``[model]``, ``[task]``, ``[optim]``, ``[train]`` and ``[eval]``; each
+A config has the sections ``[model]``, ``[task]``, ``[optim]``, ``[train]``, ``[eval]`` and
+``[ppo]`` (for environment tasks); each
 is a dataclass here whose fields declare every key, its type and its default, once. ``[task]``
 holds ``name`` (a key of :data:`jaxlstm.tasks.TASKS`) and that task's own options (the fields of
 its dataclass). ``Config()`` is the default experiment, the embedded Reber grammar.
@@ -43,6 +44,7 @@ __all__ = [
     "EvalConfig",
     "ModelConfig",
     "OptimConfig",
+    "PPOConfig",
     "TaskConfig",
     "TrainConfig",
     "from_dict",
@@ -246,6 +248,45 @@ class EvalConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """Proximal policy optimisation (Schulman et al. 2017) for environment tasks
+    (:class:`~jaxlstm.tasks.EnvTask`, ``"tmaze"``); each of ``train.steps`` is one update.
+
+    Attributes:
+        num_envs: environments run at once (vmapped) per seed.
+        rollout: steps of every environment per update; episodes end and restart inside it.
+        epochs: passes over each rollout.
+        minibatches: each pass splits the environments into this many groups, each a batch of
+            whole sequences from the rollout's start (the LSTM's state there, and its resets).
+        gamma: the discount.
+        gae_lambda: the generalised advantage estimate's lambda (Schulman et al. 2016).
+        clip: the clipping of the probability ratio.
+        value_coef: the value loss's weight.
+        entropy_coef: the entropy bonus's weight.
+    """
+
+    num_envs: int = 64
+    rollout: int = 128
+    epochs: int = 4
+    minibatches: int = 4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip: float = 0.2
+    value_coef: float = 0.5
+    entropy_coef: float = 0.01
+
+    def __post_init__(self):
+        for key in ("num_envs", "rollout", "epochs", "minibatches"):
+            _require(getattr(self, key) >= 1, f"ppo.{key}", "a positive integer", getattr(self, key))
+        _require(self.num_envs % self.minibatches == 0, "ppo.minibatches",
+                 f"a divisor of ppo.num_envs = {self.num_envs}", self.minibatches)
+        for key in ("gamma", "gae_lambda"):
+            _require(0.0 <= getattr(self, key) <= 1.0, f"ppo.{key}", "in [0, 1]", getattr(self, key))
+        for key in ("clip", "value_coef", "entropy_coef"):
+            _require(getattr(self, key) >= 0.0, f"ppo.{key}", ">= 0", getattr(self, key))
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """A whole experiment. ``Config()`` is the default one: embedded Reber, 16 seeds at once."""
 
@@ -254,6 +295,7 @@ class Config:
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
+    ppo: PPOConfig = PPOConfig()
 
     def __post_init__(self):
         try:

@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm.tasks import Task, TextTask
-from jaxlstm.train import provenance, report
+from jaxlstm.tasks import EnvTask, Task, TextTask
+from jaxlstm.train import ppo, provenance, report
 from jaxlstm.train.checkpoint import Checkpoints
 from jaxlstm.train.config import Config, ConfigError, from_json, to_json
 from jaxlstm.train.data import Data
@@ -43,7 +43,8 @@ class Result:
 
     Attributes:
         workdir: where the run wrote its files.
-        state: the final train state, with a leading seed axis.
+        state: the final train state (a ``PPOState`` for environment tasks), with a leading
+            seed axis.
         final: the last evaluation, ``{metric: [value per seed]}``.
         solved_at: per seed, the first evaluated step at which it solved the task, or None.
         table: the summary table, as printed.
@@ -61,7 +62,7 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
     """Train ``config.train.seeds`` networks at once, vmapped over the seed axis.
 
     The parts, in order: :func:`_prepare` the workdir, :func:`_build` what the config
-    describes (data, model, optimizer, the jitted steps), :func:`_start` from scratch or the
+    describes (data or environment, model, optimizer, the jitted steps), :func:`_start` from scratch or the
     newest checkpoint, :func:`_train` (evaluating, logging and checkpointing as it goes), and
     :func:`_report`.
 
@@ -99,33 +100,50 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
 
 @dataclasses.dataclass(frozen=True)
 class _Parts:
-    """What a config describes, built once: the data, the network, the jitted steps."""
+    """What a config describes, built once: the task, the network, the jitted steps (vmapped
+    over seeds), what each train step reads, and the test set.
+
+    Attributes:
+        inputs: ``step -> tuple``, the train step's arguments after the state (a supervised
+            task's batch and resets; nothing for an environment, whose data is in the state).
+    """
 
     config: Config
-    data: Data
+    task: Task | EnvTask
     model: Model
     seeds: jax.Array
     init: Callable
     train_step: Callable
+    inputs: Callable[[int], tuple]
     eval_step: Callable
     test_set: tuple
 
-    @property
-    def task(self) -> Task:
-        return self.data.task
-
 
 def _build(config: Config) -> _Parts:
-    data = Data(config)
-    model = Model.for_task(config.model, data.task)
+    """Supervised tasks train on batches of :class:`~jaxlstm.train.data.Data`; environment
+    tasks (:class:`~jaxlstm.tasks.EnvTask`) train by PPO (:mod:`jaxlstm.train.ppo`)."""
+    task = config.task.make()
+    model = Model.for_task(config.model, task)
     optimizer = make_optimizer(config.optim, config.train.steps)
     train_cfg = config.train
     seeds = jnp.arange(train_cfg.seed, train_cfg.seed + train_cfg.seeds, dtype=jnp.int32)
-    init = jax.jit(jax.vmap(lambda seed: init_state(seed, model, optimizer, train_cfg.batch_size)))
-    train_step = jax.jit(jax.vmap(make_train_step(model, optimizer, stream=data.streams)), donate_argnums=0)
-    eval_step = jax.jit(jax.vmap(make_eval_step(model, data.task), in_axes=(0, None, None)))
-    test_set = jax.tree.map(jnp.asarray, data.test_set())
-    return _Parts(config, data, model, seeds, init, train_step, eval_step, test_set)
+    if isinstance(task, EnvTask):
+        init = lambda seed: ppo.init_state(seed, model, optimizer, task, config.ppo)
+        train_step = ppo.make_train_step(model, optimizer, task, config.ppo)
+        inputs = lambda step: ()
+        eval_step = ppo.make_eval_step(model, task, config.eval.batch_size)
+        test_set = (jax.random.key(config.eval.seed),)
+    else:
+        data = Data(config)
+        init = lambda seed: init_state(seed, model, optimizer, train_cfg.batch_size)
+        train_step = make_train_step(model, optimizer, stream=data.streams)
+        inputs = lambda step: tuple(jax.tree.map(jnp.asarray, data.train_batch(step)))
+        eval_step = make_eval_step(model, task)
+        test_set = tuple(jax.tree.map(jnp.asarray, data.test_set()))
+    in_axes = (0,) + (None,) * len(test_set)
+    return _Parts(config, task, model, seeds, jax.jit(jax.vmap(init)),
+                  jax.jit(jax.vmap(train_step), donate_argnums=0), inputs,
+                  jax.jit(jax.vmap(eval_step, in_axes=in_axes)), test_set)
 
 
 def _start(parts: _Parts, checkpoints: Checkpoints, workdir: Path, resume: bool, echo) -> tuple[TrainState, int]:
@@ -155,8 +173,7 @@ def _train(parts: _Parts, state: TrainState, start: int, end: int, checkpoints: 
     window, tic = [], time.perf_counter()
     try:
         for step in range(start, end):
-            batch, resets = parts.data.train_batch(step)
-            state, metrics = parts.train_step(state, jax.tree.map(jnp.asarray, batch), jnp.asarray(resets))
+            state, metrics = parts.train_step(state, *parts.inputs(step))
             window.append(metrics)
             done = step + 1
             if done % train_cfg.log_every == 0 or done == steps:

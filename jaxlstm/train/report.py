@@ -22,8 +22,9 @@ def read_metrics(path: Path) -> list[dict]:
 
 
 def plot(records: list[dict], path: Path, title: str) -> None:
-    """Learning curves: the training loss per seed and, per evaluation, the test loss and the
-    fraction of test sequences the criterion counts as right.
+    """Learning curves: the training loss per seed (the mean return of the episodes that
+    ended, for environment tasks) and, per evaluation, the fraction of test sequences (or
+    episodes) the criterion counts as right.
 
     Drawn on a :class:`~matplotlib.figure.Figure` with its own Agg canvas, so pyplot's backend
     and figures, which belong to the caller, are left as they were."""
@@ -35,12 +36,16 @@ def plot(records: list[dict], path: Path, title: str) -> None:
     fig = Figure(figsize=(11, 4))
     FigureCanvasAgg(fig)
     ax_loss, ax_correct = fig.subplots(1, 2)
-    seeds = len(train[0]["loss"]) if train else 0
+    curve = "return" if train and "return" in train[0] else "loss"
+    seeds = len(train[0][curve]) if train else 0
     for s in range(seeds):
-        ax_loss.plot([r["step"] for r in train], [r["loss"][s] for r in train], lw=1, label=f"seed {s}")
+        ax_loss.plot([r["step"] for r in train], [r[curve][s] for r in train], lw=1, label=f"seed {s}")
         if evals:
             ax_correct.plot([r["step"] for r in evals], [r["correct"][s] for r in evals], lw=1, marker=".")
-    ax_loss.set(xlabel="step", ylabel="training loss", yscale="log", title=title)
+    if curve == "return":
+        ax_loss.set(xlabel="update", ylabel="return of the episodes ended", title=title)
+    else:
+        ax_loss.set(xlabel="step", ylabel="training loss", yscale="log", title=title)
     ax_correct.set(xlabel="step", ylabel="test sequences right", ylim=(-0.02, 1.02), title="success criterion")
     if 0 < seeds <= 10:
         ax_loss.legend(fontsize="small")
@@ -50,7 +55,12 @@ def plot(records: list[dict], path: Path, title: str) -> None:
 
 def summary_table(final: dict, seeds: list[int], solved_at: list[int | None]) -> str:
     """The per-seed table at the end of a run, and the fraction of seeds that solved the task."""
-    columns = [("seed", seeds), ("test loss", final["loss"]), ("right", final["correct"])]
+    columns = [("seed", seeds)]
+    if "loss" in final:
+        columns.append(("test loss", final["loss"]))
+    if "return" in final:
+        columns.append(("return", final["return"]))
+    columns.append(("right", final["correct"]))
     if "error_free_length" in final:
         columns.append(("error-free length", final["error_free_length"]))
         columns.append(("max |c|", final["c_max"]))
