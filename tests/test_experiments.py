@@ -19,11 +19,12 @@ SHRINK = ["train.steps=4", "train.seeds=2", "train.log_every=2", "train.checkpoi
 
 def test_every_experiment_is_here():
     assert {c.stem for c in CONFIGS} >= {"erg", "cerg_forget", "cerg_lstm1997", "cerg_lstm1997_reset",
-                                         "adding100", "adding500", "greff", "text"}
+                                         "adding100", "adding500", "greff", "text", "tmaze"}
 
 
 # One config of each code path trains (shrunk); the others differ from one of these only in
-# numbers (a length, a gate), so building their model is their check.
+# numbers (a length, a gate), so building their model is their check. (tests/test_ppo.py trains
+# the T-maze's code path.)
 TRAINED = {"erg", "cerg_forget", "cerg_lstm1997_reset", "adding100", "greff"}
 
 
