@@ -89,8 +89,9 @@ def lstm_step(
     Args:
         params: one layer's ``CellParams`` (``V`` of shape ``(H + I, 4H)``, ``b`` of ``(4H,)``).
         state: ``(h, c)``, each ``(*batch, H)`` (``h`` is ``(*batch, proj_size)`` with a
-            projection; ``c`` is ``(*batch, params.state_size)``, the previous gate
-            activations after the cell state, with FGR).
+            projection; with FGR ``c`` is ``(*batch, params.state_size)``: the cell state in
+            ``c[..., :H]``, then the previous step's activations of the gates i, f, o that have
+            weights, ``H`` each, in ``V``'s gate order; see ``CellParams.state_size``).
         x: ``(*batch, I)``, the input at this step.
         matmul_dtype: None, or a dtype such as ``jnp.bfloat16`` for the matmul's operands
             (accumulated in the params' dtype); see :class:`Matmul`.

@@ -89,8 +89,10 @@ class CellParams:
 
     @property
     def state_size(self) -> int:
-        """The size of the state's ``c``: ``H``; with FGR, ``H`` more per gate of i, f, o, for
-        the previous step's gate activations, carried after the cell state proper."""
+        """The size of the state's ``c``: ``H``; with FGR, ``(1 + K) * H``: ``c[..., :H]`` is the
+        cell state, and ``c[..., H:]`` the previous step's activations of the ``K`` gates of i,
+        f, o that have weights, ``H`` each, in ``V``'s gate order (what FGR's gate-to-gate
+        matrices read); the final state of a run returns them too."""
         recurrent = len(self.variant.sigmoid_gates) if self.variant.gate_recurrence else 0
         return self.hidden_size * (1 + recurrent)
 

@@ -51,8 +51,10 @@ def lstm(
         xs: ``(T, *batch, input_size)``, time-major. ``T = 0`` returns empty ``ys`` and the
             initial state.
         state: the initial ``(h, c)``, each ``(num_layers * num_directions, *batch, H)``
-            (``h`` has ``proj_size`` units with a projection, ``c`` has ``params.state_size``
-            with FGR, whose gate activations it carries), indexed
+            (``h`` has ``proj_size`` units with a projection; with FGR ``c`` has
+            ``params.state_size = (1 + K) * H`` units: ``c[..., :H]`` is the cell state and
+            ``c[..., H:]`` the previous step's activations of the ``K`` gates of i, f, o that
+            have weights, ``H`` each in ``V``'s gate order, zero at the start), indexed
             ``layer * num_directions + direction`` like ``torch.nn.LSTM``'s ``(h_0, c_0)``.
             By default the initial state of the params: zeros, or with
             ``init(..., learn_initial_state=True)`` the learned ``h0, c0`` of each cell (see
