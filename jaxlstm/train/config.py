@@ -263,6 +263,10 @@ class PPOConfig:
         clip: the clipping of the probability ratio.
         value_coef: the value loss's weight.
         entropy_coef: the entropy bonus's weight.
+
+    The optimizer steps ``epochs * minibatches`` times per update, and its schedule (and
+    ``optim.warmup_steps``) counts those steps: a cosine schedule decays over all
+    ``train.steps * epochs * minibatches`` of them.
     """
 
     num_envs: int = 64
@@ -274,6 +278,11 @@ class PPOConfig:
     clip: float = 0.2
     value_coef: float = 0.5
     entropy_coef: float = 0.01
+
+    @property
+    def updates_per_step(self) -> int:
+        """The optimizer's steps per train step: one per minibatch of every epoch."""
+        return self.epochs * self.minibatches
 
     def __post_init__(self):
         for key in ("num_envs", "rollout", "epochs", "minibatches"):

@@ -124,10 +124,10 @@ def _build(config: Config) -> _Parts:
     tasks (:class:`~jaxlstm.tasks.EnvTask`) train by PPO (:mod:`jaxlstm.train.ppo`)."""
     task = config.task.make()
     model = Model.for_task(config.model, task)
-    optimizer = make_optimizer(config.optim, config.train.steps)
     train_cfg = config.train
     seeds = jnp.arange(train_cfg.seed, train_cfg.seed + train_cfg.seeds, dtype=jnp.int32)
     if isinstance(task, EnvTask):
+        optimizer = make_optimizer(config.optim, train_cfg.steps * config.ppo.updates_per_step)
         init = lambda seed: ppo.init_state(seed, model, optimizer, task, config.ppo)
         train_step = ppo.make_train_step(model, optimizer, task, config.ppo)
         inputs = lambda step: ()
@@ -135,6 +135,7 @@ def _build(config: Config) -> _Parts:
         test_set = (jax.random.key(config.eval.seed),)
     else:
         data = Data(config)
+        optimizer = make_optimizer(config.optim, train_cfg.steps)
         init = lambda seed: init_state(seed, model, optimizer, train_cfg.batch_size)
         train_step = make_train_step(model, optimizer, stream=data.streams)
         inputs = lambda step: tuple(jax.tree.map(jnp.asarray, data.train_batch(step)))
