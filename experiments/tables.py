@@ -139,6 +139,22 @@ def text() -> list[str]:
     ]
 
 
+def tmaze() -> list[str]:
+    """One row per corridor length of the T-maze sweep (experiments/tmaze.sh)."""
+    runs = sorted((p.name for p in RESULTS.glob("tmaze-*")), key=lambda name: int(name.split("-")[1]))
+    rows = []
+    for name in runs:
+        summary, config = load(name)
+        ppo, solved = config["ppo"], seeds_where(summary, True)
+        at = [s for s in summary["solved_at"] if s is not None]
+        per_update = ppo["num_envs"] * ppo["rollout"]
+        first = (f"median {statistics.median(at):,.0f} (range {min(at)}-{max(at)}; "
+                 f"{statistics.median(at) * per_update:,.0f} steps of experience)" if at else "-")
+        rows.append(f"| {config['task']['length']} | {ppo['rollout']} | {len(solved)} of {len(summary['seeds'])} | "
+                    f"{first} | {statistics.mean(summary['correct']):.1%} | {made(summary)} |")
+    return rows
+
+
 def default() -> list[str]:
     summary, config = load("default")
     return [f"| default (`jaxlstm run`) | {sum(map(bool, summary['solved']))} of {len(summary['seeds'])} | "
@@ -147,7 +163,7 @@ def default() -> list[str]:
 
 def main() -> int:
     sections = (("default", default), ("ERG", erg), ("CERG", cerg), ("adding", adding), ("Greff", greff),
-                ("text", text))
+                ("text", text), ("T-maze", tmaze))
     try:
         tables = [f"## {title}\n" + "\n".join(rows()) for title, rows in sections]
     except Refused as refused:

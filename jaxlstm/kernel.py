@@ -19,8 +19,10 @@ path, where XLA:CPU compiles gate math on column slices of a scanned input sever
 one sigmoid covers the whole ``(B, 4H)`` slab (``tanh(g) = 2 sigmoid(2g) - 1``). Which path
 ``impl="auto"`` takes is decided by :func:`auto_impl` from measurements.
 
-Every :class:`jaxlstm.Variant` (peepholes, layer norm, missing gates, projection, clipping) and
-the training-time noise (variational recurrent dropout, zoneout) runs on all three. The vanilla
+Every :class:`jaxlstm.Variant` (peepholes, layer norm, missing gates, projection, clipping),
+the training-time noise (variational recurrent dropout, zoneout) and resets (the state entering
+a step replaced by a reset state; the backward pass sends the gradient that reaches a reset to
+that state instead of back in time) run on all three. The vanilla
 cell's backward step is written out; the others take ``jax.vjp`` of the step's elementwise part
 (:func:`jaxlstm.cell.cell_output`) inside the same loop, which keeps its structure.
 
