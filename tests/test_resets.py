@@ -85,15 +85,18 @@ def separate(params, xs, state):
     return out, jaxlstm.LSTMState(pick(h), pick(c))
 
 
-def _loss(run):
+def _outputs_and_grads(run):
+    """``(params, xs, state) -> ((ys, final state), gradients)``: one compilation for both; the
+    gradients are of a random mix of the outputs and the final state."""
     weights = jax.random.normal(jax.random.key(2), (3, T * 2 * 8))
 
     def loss(params, xs, state):
-        ys, (h, c) = run(params, xs, state)
+        ys, (h, c) = outputs = run(params, xs, state)
         parts = [jnp.sin(ys).ravel(), h.ravel(), c.ravel()]
-        return sum(jnp.sum(p * w[: p.size].astype(p.dtype)) for p, w in zip(parts, weights))
+        return sum(jnp.sum(p * w[: p.size].astype(p.dtype)) for p, w in zip(parts, weights)), outputs
 
-    return loss
+    grad = jax.grad(loss, argnums=(0, 1, 2), has_aux=True)
+    return jax.jit(lambda *args: grad(*args)[::-1])
 
 
 def _inputs(params):
@@ -110,16 +113,14 @@ def _expected(num_layers, bidirectional, learn, variant="vanilla"):
     """The separate runs' outputs, final state and gradients, computed once per stack."""
     params = _params(num_layers, bidirectional, learn, variant)
     xs, state = _inputs(params)
-    values = jax.jit(separate)(params, xs, state)
-    grads = jax.jit(jax.grad(_loss(separate), argnums=(0, 1, 2)))(params, xs, state)
+    values, grads = _outputs_and_grads(separate)(params, xs, state)
     return params, xs, state, values, grads
 
 
 def _check_packed(impl, remat, *stack):
     params, xs, state, values, grads = _expected(*stack)
-    run = lambda p, x, s: packed(p, x, s, impl, remat)
-    _assert_trees_close(jax.jit(run)(params, xs, state), values)
-    _assert_trees_close(jax.jit(jax.grad(_loss(run), argnums=(0, 1, 2)))(params, xs, state), grads)
+    _assert_trees_close(_outputs_and_grads(lambda p, x, s: packed(p, x, s, impl, remat))(params, xs, state),
+                        (values, grads))
 
 
 def _assert_trees_close(a, b):
@@ -208,9 +209,7 @@ def test_resets_with_training_time_noise_equal_the_reference(x64):
     params, xs, state, _, _ = _expected(2, True, True)
     noise = dict(resets=_resets(), seq_lengths=jnp.array(LENGTHS), dropout=0.2, recurrent_dropout=0.3,
                  zoneout=(0.2, 0.1), key=jax.random.key(7))
-    run = lambda impl: lambda p, x, s: jaxlstm.lstm(p, x, s, impl=impl, **noise)
-    values = lambda impl: jax.jit(run(impl))(params, xs, state)
-    grads = lambda impl: jax.jit(jax.grad(_loss(run(impl)), argnums=(0, 1, 2)))(params, xs, state)
-    expected = values("reference"), grads("reference")
+    run = lambda impl: _outputs_and_grads(lambda p, x, s: jaxlstm.lstm(p, x, s, impl=impl, **noise))(params, xs, state)
+    expected = run("reference")
     for impl in ("fused", "hoisted"):
-        _assert_trees_close((values(impl), grads(impl)), expected)
+        _assert_trees_close(run(impl), expected)
