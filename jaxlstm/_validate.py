@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from jaxlstm.options import IMPLS
+from jaxlstm.options import IMPLS, REMATS
 from jaxlstm.params import CellParams, LSTMParams, LSTMState
 
 
@@ -400,12 +400,12 @@ def check_options(
         raise ValueError(
             f"unroll must be a positive integer or a bool (True unrolls fully); got {unroll!r}."
         )
-    remats = {False: "none", True: "step", "step": "step", "sqrt": "sqrt"}
-    if not isinstance(remat, (bool, str)) or remat not in remats:
+    if not isinstance(remat, (bool, str)) or remat not in REMATS:
         raise ValueError(
-            f"remat must be False, True (= 'step') or 'sqrt'; got {remat!r}. 'step' saves the "
+            f"remat must be one of {REMATS} (True is 'step'); got {remat!r}. 'step' saves the "
             "state of every step, 'sqrt' only at the start of about sqrt(T) chunks."
         )
+    remats = {False: "none", True: "step", "step": "step", "sqrt": "sqrt"}
     if not isinstance(impl, str) or impl not in IMPLS:
         raise ValueError(f"impl must be one of {IMPLS}; got {impl!r}. Hint: 'auto' picks the fastest measured.")
     return remats[remat], impl

@@ -103,7 +103,7 @@ CASES = {
     "dropout out of range": (dict(dropout=1.0), ValueError, r"dropout must lie in \[0, 1\); got 1\.0"),
     "dropout without a key": (dict(dropout=0.1), ValueError, r"dropout=0\.1 needs a PRNG key.*deterministic=True for evaluation"),
     "unroll of zero": (dict(unroll=0), ValueError, r"unroll must be a positive integer or a bool.*got 0"),
-    "remat of an unknown scheme": (dict(remat="chunks"), ValueError, r"remat must be False, True \(= 'step'\) or 'sqrt'; got 'chunks'"),
+    "remat of an unknown scheme": (dict(remat="chunks"), ValueError, r"remat must be one of \(False, True, 'step', 'sqrt'\) \(True is 'step'\); got 'chunks'"),
     "impl of an unknown name": (dict(impl="cudnn"), ValueError, r"impl must be one of \('auto', .*\); got 'cudnn'"),
     "integer matmul_dtype": (dict(matmul_dtype=jnp.int8), TypeError, r"matmul_dtype must be None or a floating dtype .*; got"),
     "deterministic that is not a bool": (
