@@ -172,7 +172,7 @@ def test_correct_uses_the_papers_tolerance(task, tolerance):
 
 
 def test_registry_and_make_task():
-    assert list(TASKS) == ["reber", "erg", "cerg", "adding", "temporal_order", "copy", "text"]
+    assert list(TASKS) == ["reber", "erg", "cerg", "adding", "temporal_order", "copy", "text", "tmaze"]
     for name, cls in TASKS.items():
         assert type(make_task(name)) is cls
     assert make_task("temporal_order", variant="6b") == TemporalOrder("6b")
