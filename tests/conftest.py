@@ -8,8 +8,22 @@ os.environ["XLA_FLAGS"] = " ".join(
     [os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0", "--xla_llvm_disable_expensive_passes=true"]
 ).strip()
 
+import tempfile  # noqa: E402
+
 import jax  # noqa: E402
 import pytest  # noqa: E402
+
+# Many tests compile the same programs (every trainer run compiles its step anew; xdist's
+# workers repeat one another's compilations): a compilation cache shared by the session's
+# workers compiles each once. It lives in a directory made for this session only (the
+# controller makes it before it starts the workers, which inherit its name), so no run is
+# faster for an earlier run's cache: a new user's first `pytest` is what CI times.
+_CACHE = "JAXLSTM_TEST_COMPILATION_CACHE"
+if _CACHE not in os.environ:
+    os.environ[_CACHE] = tempfile.mkdtemp(prefix="jaxlstm-test-cache-")
+jax.config.update("jax_compilation_cache_dir", os.environ[_CACHE])
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 # Catch silent broadcasting and dtype promotion in the library and in the tests (as equinox).
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -17,7 +31,32 @@ jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 
 @pytest.fixture
+def compilations():
+    """A list that grows by one for every program XLA compiles or reads back from the
+    session's compilation cache: what a test that counts compilations counts."""
+    events = []
+
+    def compiled(event, *args, **kwargs):
+        if event in ("/jax/core/compile/backend_compile_duration", "/jax/compilation_cache/cache_hits"):
+            events.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(compiled)
+    jax.monitoring.register_event_listener(compiled)
+    yield events
+    jax.monitoring.unregister_event_duration_listener(compiled)
+    jax.monitoring.unregister_event_listener(compiled)
+
+
+@pytest.fixture
 def x64():
     """Run the test with 64-bit floats (for check_grads and float64 references)."""
     with jax.enable_x64(True):
         yield
+
+
+def pytest_unconfigure(config):
+    """The controller (not an xdist worker) removes the session's compilation cache."""
+    if not hasattr(config, "workerinput"):
+        import shutil
+
+        shutil.rmtree(os.environ.get(_CACHE, ""), ignore_errors=True)
