@@ -13,15 +13,17 @@ import tempfile  # noqa: E402
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
-# Many tests compile the same programs (every trainer run compiles its step anew; xdist's
-# workers repeat one another's compilations): a compilation cache shared by the session's
-# workers compiles each once. It lives in a directory made for this session only (the
-# controller makes it before it starts the workers, which inherit its name), so no run is
-# faster for an earlier run's cache: a new user's first `pytest` is what CI times.
+# Many tests compile the same programs again (every trainer run compiles its step anew, and a
+# resume test makes three runs): a compilation cache compiles each once per process. Each
+# process has a directory of its own (JAX writes cache entries without locking, so two xdist
+# workers sharing one could read a half-written entry), made for this session only (the
+# controller makes the parent before it starts the workers, which inherit its name), so no run
+# is faster for an earlier run's cache: a new user's first `pytest` is what CI times.
 _CACHE = "JAXLSTM_TEST_COMPILATION_CACHE"
 if _CACHE not in os.environ:
     os.environ[_CACHE] = tempfile.mkdtemp(prefix="jaxlstm-test-cache-")
-jax.config.update("jax_compilation_cache_dir", os.environ[_CACHE])
+jax.config.update("jax_compilation_cache_dir",
+                  os.path.join(os.environ[_CACHE], os.environ.get("PYTEST_XDIST_WORKER", "main")))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 

@@ -135,9 +135,9 @@ def test_remat_and_unroll_equal_plain_scan(options):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("impl", ["auto", "reference"])
-@pytest.mark.parametrize("num_layers", [1, 2])
-@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize(("num_layers", "bidirectional", "impl"), [
+    (1, False, "auto"), (2, False, "auto"), (1, True, "auto"), (2, True, "auto"), (2, True, "reference"),
+])
 def test_check_grads(x64, num_layers, bidirectional, impl):
     D = 2 if bidirectional else 1
     params = jaxlstm.init(jax.random.key(7), 3, 2, num_layers=num_layers, bidirectional=bidirectional,
