@@ -206,7 +206,7 @@ class TrainConfig:
         keep_checkpoints: the newest checkpoints kept.
     """
 
-    steps: int = 2000
+    steps: int = 1500
     batch_size: int = 32
     seeds: int = 16
     seed: int = 0
