@@ -157,8 +157,13 @@ def test_a_new_run_refuses_a_used_workdir_and_resume_needs_the_same_config(tmp_p
     run(cfg, tmp_path / "run", progress=False, echo=lambda _: None)
     with pytest.raises(FileExistsError, match=r"workdir .*run is not empty; .*Hint: pass --resume"):
         run(cfg, tmp_path / "run", progress=False, echo=lambda _: None)
-    with pytest.raises(ConfigError, match=r"holds a run of another config than the one given"):
-        run(shrunk("erg", steps=6), tmp_path / "run", resume=True, progress=False, echo=lambda _: None)
+    before = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    with pytest.raises(ConfigError, match=r"holds a run of another config than the one given; expected the same "
+                                          r"config to resume it\. They differ in model\.hidden_size: saved 8, given 9; "
+                                          r"train\.steps: saved 5, given 6\."):
+        run(shrunk("erg", "model.hidden_size=9", steps=6), tmp_path / "run", resume=True, progress=False,
+            echo=lambda _: None)
+    assert {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()} == before  # left untouched
     with pytest.raises(FileNotFoundError, match=r"--resume needs a run in workdir .*elsewhere, but it has no config"):
         run(cfg, tmp_path / "elsewhere", resume=True, progress=False, echo=lambda _: None)
 

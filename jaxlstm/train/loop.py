@@ -29,7 +29,7 @@ import numpy as np
 from jaxlstm.tasks import EnvTask, Task, TextTask
 from jaxlstm.train import ppo, provenance, report
 from jaxlstm.train.checkpoint import Checkpoints
-from jaxlstm.train.config import Config, ConfigError, from_json, to_json
+from jaxlstm.train.config import Config, ConfigError, from_json, to_dict, to_json
 from jaxlstm.train.data import Data
 from jaxlstm.train.model import Model
 from jaxlstm.train.step import TrainState, init_state, make_eval_step, make_optimizer, make_train_step
@@ -232,10 +232,11 @@ def _prepare(workdir: Path, config: Config, resume: bool) -> None:
             )
         saved = from_json(config_path.read_text(), str(config_path))
         if saved != config:
+            differ = "; ".join(f"{key}: saved {old!r}, given {new!r}" for key, old, new in _differences(saved, config))
             raise ConfigError(
                 f"workdir {workdir} holds a run of another config than the one given; expected "
-                f"the same config to resume it. Saved: {config_path}. Hint: resume with the "
-                "same config file and --set options, or start a new run in a new workdir."
+                f"the same config to resume it. They differ in {differ}. Saved: {config_path}. Hint: "
+                "resume with the same config file and --set options, or start a new run in a new workdir."
             )
         return
     if workdir.exists() and any(workdir.iterdir()):
@@ -246,6 +247,15 @@ def _prepare(workdir: Path, config: Config, resume: bool) -> None:
         )
     workdir.mkdir(parents=True, exist_ok=True)
     config_path.write_text(to_json(config) + "\n")
+
+
+def _differences(saved: Config, given: Config) -> list[tuple[str, object, object]]:
+    """``(section.key, saved value, given value)`` for every key whose values differ (a key
+    that only one of them sets shows the other's as None)."""
+    a, b = to_dict(saved), to_dict(given)
+    keys = sorted({(section, key) for d in (a, b) for section, table in d.items() for key in table})
+    return [(f"{section}.{key}", a[section].get(key), b[section].get(key)) for section, key in keys
+            if a[section].get(key) != b[section].get(key)]
 
 
 def default_workdir(config_name: str) -> Path:
