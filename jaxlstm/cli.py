@@ -99,7 +99,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so that a run ends as it does on Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated
+
+
 def _run(args: argparse.Namespace) -> int:
+    import signal
     from pathlib import Path
 
     from jaxlstm import train
@@ -109,6 +118,8 @@ def _run(args: argparse.Namespace) -> int:
         print("jaxlstm run: error: --resume needs --workdir, the directory of the run to continue.",
               file=sys.stderr)
         return 2
+    workdir = None
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         cfg = train.load(args.config, overrides)
         name = "erg" if args.config is None else Path(args.config).stem
@@ -118,4 +129,25 @@ def _run(args: argparse.Namespace) -> int:
     except (train.ConfigError, train.ConfigTypeError, FileExistsError, FileNotFoundError) as error:
         print(f"jaxlstm run: error: {error}", file=sys.stderr)
         return 2
+    except (KeyboardInterrupt, _Terminated) as interrupt:
+        terminated = isinstance(interrupt, _Terminated)
+        print(_interrupted(args, workdir, "SIGTERM" if terminated else "Ctrl-C (SIGINT)"), file=sys.stderr)
+        return 143 if terminated else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _interrupted(args: argparse.Namespace, workdir, what: str) -> str:
+    """The one line a stopped run ends with: what was saved, and the command that resumes it."""
+    import shlex
+    from pathlib import Path
+
+    if workdir is None or not (Path(workdir) / "config.json").exists():
+        return f"jaxlstm run: stopped by {what} before the run started; nothing was saved."
+    steps = [int(p.name) for p in (Path(workdir) / "checkpoints").glob("*") if p.name.isdigit()]
+    saved = f"its newest checkpoint is step {max(steps)}" if steps else "no checkpoint was written yet"
+    command = ["jaxlstm", "run", *([args.config] if args.config else [])]
+    command += [part for override in args.overrides for part in ("--set", override)]
+    command += ([] if args.seeds is None else ["--seeds", str(args.seeds)]) + ["--workdir", str(workdir), "--resume"]
+    return f"jaxlstm run: stopped by {what}; {saved} in {workdir}; resume with: {shlex.join(command)}"
