@@ -370,7 +370,7 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
     """The backward loop: carries only ``(dh, dc)`` (and, for variants with peepholes or layer
     norm, the running gradient of those small vectors; with resets, that of the reset state);
     returns ``dZ`` per step, that extra gradient, ``(dh0, dc0)`` and the reset state's
-    gradient ``(dh, dc)`` (zeros without resets).
+    gradient ``(dh, dc)`` (None without resets, which then add nothing to the loop).
 
     ``hs_prev`` and ``cs_prev`` are the states that entered each step (after any reset); the
     gradient reaching a reset step's entering state goes to the reset state, not back in time.
@@ -429,7 +429,7 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
 
     recompute = (hs_prev, xs) if saved is None else (None, None)
     d_extras = jax.tree.map(jnp.zeros_like, extras)
-    d_init = (jnp.zeros_like(dh), jnp.zeros_like(dc))
+    d_init = None if resets is None else (jnp.zeros_like(dh), jnp.zeros_like(dc))
     (dh0, dc0, d_extras, d_init), dZ = jax.lax.scan(
         step,
         (dh, dc, d_extras, d_init),
@@ -502,7 +502,7 @@ def _lstm_layer_bwd(config: _Config, residuals, cotangents):
         dV, db = _weight_grads(config, xs, _matmul_input(hs_prev, noise), dZ)
         dxs = config.mm(dZ, cell.V[h0.shape[-1] :].T)
         d_cell = _cell_grads(cell, dV, db, d_extras)
-    return d_cell, dxs, dh0, dc0, None, None, None if init is None else d_init, no_noise_grads
+    return d_cell, dxs, dh0, dc0, None, None, d_init, no_noise_grads
 
 
 _lstm_layer.defvjp(_lstm_layer_fwd, _lstm_layer_bwd)
@@ -570,7 +570,8 @@ def _sqrt_backward(config, cell, xs, mask, resets, init, noise, boundaries, dys,
         d_cell, d_init = jax.tree.map(jnp.add, (d_cell, d_init), (d_chunk, d_chunk_init))
         return (dh, dc, d_cell, d_init), config.mm(dZ, cell.V[rows:].T)
 
-    start = (dh, dc, jax.tree.map(jnp.zeros_like, cell), (jnp.zeros_like(dh), jnp.zeros_like(dc)))
+    d_init = None if resets is None else (jnp.zeros_like(dh), jnp.zeros_like(dc))
+    start = (dh, dc, jax.tree.map(jnp.zeros_like, cell), d_init)
     inputs = (_chunked(per_step, k), boundaries)
     (dh0, dc0, d_cell, d_init), dxs = jax.lax.scan(chunk, start, inputs, reverse=not config.reverse)
     return d_cell, dxs.reshape(-1, *dxs.shape[2:])[:T], dh0, dc0, d_init

@@ -151,10 +151,6 @@ class LSTMParams:
         """The size of the state's ``c``: ``hidden_size``, more with FGR (see ``CellParams``)."""
         return self.layers[0][0].state_size
 
-    @property
-    def learns_initial_state(self) -> bool:
-        return self.layers[0][0].learns_initial_state
-
 
 def initial_state(params: LSTMParams | CellParams, batch_shape: tuple[int, ...] = (), dtype=None) -> LSTMState:
     """The state a stack starts from (and each reset restores) for a batch of sequences.

@@ -207,7 +207,7 @@ def _lstm(options: _Options, params: LSTMParams, xs: Array, state: LSTMState | N
                 LSTMState(state.h[index], state.c[index]),
                 mask,
                 resets=resets,
-                reset_state=None if resets is None or not cell.learns_initial_state else cell.initial_state(batch),
+                reset_state=None if resets is None else cell.initial_state(batch),
                 reverse=options.reverse or d == 1,
                 unroll=options.unroll,
                 remat=options.remat,
