@@ -111,8 +111,6 @@ def _run(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
-    from jaxlstm import train
-
     overrides = list(args.overrides) + ([] if args.seeds is None else [f"train.seeds={args.seeds}"])
     if args.resume and args.workdir is None:
         print("jaxlstm run: error: --resume needs --workdir, the directory of the run to continue.",
@@ -121,33 +119,48 @@ def _run(args: argparse.Namespace) -> int:
     workdir = None
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        cfg = train.load(args.config, overrides)
-        name = "erg" if args.config is None else Path(args.config).stem
-        workdir = args.workdir or train.default_workdir(name)
-        print(f"jaxlstm run: {args.config or 'the default experiment'} -> {workdir}")
-        train.run(cfg, workdir, resume=args.resume)
-    except (train.ConfigError, train.ConfigTypeError, FileExistsError, FileNotFoundError) as error:
-        print(f"jaxlstm run: error: {error}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, _Terminated) as interrupt:
+        try:
+            from jaxlstm import train  # inside: a Ctrl-C while it imports ends as any other
+
+            cfg = train.load(args.config, overrides)
+            name = "erg" if args.config is None else Path(args.config).stem
+            workdir = args.workdir or train.default_workdir(name)
+            print(f"jaxlstm run: {args.config or 'the default experiment'} -> {workdir}", flush=True)
+            train.run(cfg, workdir, resume=args.resume)
+        finally:  # a SIGTERM that comes as this runs is caught below
+            signal.signal(signal.SIGTERM, previous)
+    except (KeyboardInterrupt, _Terminated) as interrupt:  # first: the others need train imported
         terminated = isinstance(interrupt, _Terminated)
         print(_interrupted(args, workdir, "SIGTERM" if terminated else "Ctrl-C (SIGINT)"), file=sys.stderr)
         return 143 if terminated else 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    except (train.ConfigError, train.ConfigTypeError, train.DataError, train.CheckpointError, FileExistsError,
+            FileNotFoundError) as error:
+        print(f"jaxlstm run: error: {error}", file=sys.stderr)
+        return 2
+    except train.NonFiniteError as error:
+        print(f"jaxlstm run: error: {error}", file=sys.stderr)
+        print("jaxlstm run: to go on from there, skipping such updates: "
+              + _resume_command(args, workdir, ["--set", "train.on_nonfinite=skip"]), file=sys.stderr)
+        return 1
     return 0
 
 
 def _interrupted(args: argparse.Namespace, workdir, what: str) -> str:
     """The one line a stopped run ends with: what was saved, and the command that resumes it."""
-    import shlex
     from pathlib import Path
 
     if workdir is None or not (Path(workdir) / "config.json").exists():
         return f"jaxlstm run: stopped by {what} before the run started; nothing was saved."
     steps = [int(p.name) for p in (Path(workdir) / "checkpoints").glob("*") if p.name.isdigit()]
     saved = f"its newest checkpoint is step {max(steps)}" if steps else "no checkpoint was written yet"
+    return f"jaxlstm run: stopped by {what}; {saved} in {workdir}; resume with: {_resume_command(args, workdir)}"
+
+
+def _resume_command(args: argparse.Namespace, workdir, extra: Sequence[str] = ()) -> str:
+    """The command line that resumes this run, with ``extra`` arguments at its end."""
+    import shlex
+
     command = ["jaxlstm", "run", *([args.config] if args.config else [])]
     command += [part for override in args.overrides for part in ("--set", override)]
     command += ([] if args.seeds is None else ["--seeds", str(args.seeds)]) + ["--workdir", str(workdir), "--resume"]
-    return f"jaxlstm run: stopped by {what}; {saved} in {workdir}; resume with: {shlex.join(command)}"
+    return shlex.join([*command, *extra])

@@ -204,6 +204,11 @@ class TrainConfig:
         log_every: steps between metric lines.
         checkpoint_every: steps between checkpoints (and at the end).
         keep_checkpoints: the newest checkpoints kept.
+        on_nonfinite: what a NaN or infinite loss or gradient does: ``"stop"`` the run,
+            naming the step, the seed and the first such leaf, with the newest checkpoint kept;
+            or ``"skip"`` the update (as ``optax.apply_if_finite`` does), counting the skips in
+            the metrics (``skipped``) and in ``summary.json`` (``skipped_updates``). The one
+            key a resumed run may change.
     """
 
     steps: int = 1500
@@ -218,6 +223,7 @@ class TrainConfig:
     log_every: int = 25
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
+    on_nonfinite: Literal["stop", "skip"] = "stop"
 
     def __post_init__(self):
         for key in ("steps", "batch_size", "seeds", "max_length", "tbptt", "chunks_per_stream", "log_every",

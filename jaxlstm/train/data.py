@@ -16,7 +16,7 @@ import numpy as np
 from jaxlstm.tasks import Batch, HeldOutTask, StreamTask
 from jaxlstm.train.config import Config, ConfigError
 
-__all__ = ["Data", "pad"]
+__all__ = ["Data", "DataError", "check_finite", "pad"]
 
 _MAX_DRAWS = 100
 
@@ -37,6 +37,25 @@ def _window(stream: Batch, window: slice) -> Batch:
 
 def _stack(batches: list[Batch]) -> Batch:
     return Batch(*(np.stack(parts) for parts in zip(*batches)))
+
+
+class DataError(ValueError):
+    """A task's batch that cannot be trained on; the message names the batch and the position."""
+
+
+def check_finite(batch: Batch, what: str, axes: str) -> None:
+    """Raise :class:`DataError` at the first NaN or infinity in ``batch``'s inputs, targets or
+    weights, naming ``what`` batch it is and the position along ``axes`` (e.g. ``"seed, t, b"``),
+    so that no run starts from, or trains on, data that are not numbers."""
+    for name in ("xs", "targets", "weights"):
+        values = np.asarray(getattr(batch, name))
+        if np.issubdtype(values.dtype, np.inexact) and not np.isfinite(values).all():
+            position = tuple(int(i[0]) for i in np.nonzero(~np.isfinite(values)))
+            raise DataError(
+                f"{what} holds a non-finite value: {name}[{', '.join(map(str, position))}] is "
+                f"{values[position]} (axes {axes}, ...); expected finite numbers. Hint: the task's "
+                "sample/stream methods made it; check the data they read or generate."
+            )
 
 
 @dataclasses.dataclass
@@ -70,7 +89,7 @@ class Data:
             batches = [self._sequences(np.random.default_rng([seed, step])) for seed in seeds]
             resets = np.zeros((train.seeds, train.max_length, train.batch_size), bool)
             resets[:, 0] = True
-            return _stack(batches), resets
+            return self._checked(_stack(batches), step), resets
         index, chunk = divmod(step, train.chunks_per_stream)
         if index not in self._stream_cache:
             self._stream_cache = {index: [self._stream(np.random.default_rng([seed, index])) for seed in seeds]}
@@ -80,7 +99,11 @@ class Data:
         if train.external_reset:
             resets[:] = [starts[window] for _, starts in self._stream_cache[index]]
         resets[:, 0] |= chunk == 0 or train.reset_state
-        return _stack(batches), resets
+        return self._checked(_stack(batches), step), resets
+
+    def _checked(self, batch: Batch, step: int) -> Batch:
+        check_finite(batch, f"the training batch of step {step} (task {self.config.task.name!r})", "seed, t, b")
+        return batch
 
     def _sequences(self, rng: np.random.Generator) -> Batch:
         length = self.config.train.max_length
@@ -109,9 +132,11 @@ class Data:
             batch, starts = self.task.stream(rng, cfg.batch_size, cfg.stream_length)
             resets = starts if self.config.train.external_reset else np.zeros_like(starts)
             resets[0] = True
+            check_finite(batch, f"the test set (task {self.config.task.name!r})", "t, b")
             return batch, resets
         task = self.task.held_out() if isinstance(self.task, HeldOutTask) else self.task
         batch = task.sample(rng, cfg.batch_size)
+        check_finite(batch, f"the test set (task {self.config.task.name!r})", "t, b")
         resets = np.zeros(batch.weights.shape, bool)
         resets[0] = True
         return batch, resets

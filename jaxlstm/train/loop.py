@@ -34,7 +34,17 @@ from jaxlstm.train.data import Data
 from jaxlstm.train.model import Model
 from jaxlstm.train.step import TrainState, init_state, make_eval_step, make_optimizer, make_train_step
 
-__all__ = ["Result", "default_workdir", "run"]
+__all__ = ["RESUMABLE", "NonFiniteError", "Result", "default_workdir", "run"]
+
+
+class NonFiniteError(FloatingPointError):
+    """A train step's loss or gradient was NaN or infinite, and ``train.on_nonfinite`` is
+    ``"stop"``: the run ended there, its newest checkpoint (``checkpoint``, None if none was
+    written) kept, nothing after it saved."""
+
+    def __init__(self, message: str, checkpoint: int | None):
+        super().__init__(message)
+        self.checkpoint = checkpoint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +79,8 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
     Args:
         config: the experiment.
         workdir: the run's directory. A new run needs it empty or absent; ``resume`` continues
-            the run there from its newest checkpoint, with the config it was started with.
+            the run there from its newest checkpoint, with the config it was started with
+            (only the keys in :data:`RESUMABLE` may change).
         resume: continue the run in ``workdir``.
         progress: show a progress bar: None shows it on a terminal only.
         stop_after: end after this many steps in all (checkpointed), as if interrupted there;
@@ -81,7 +92,7 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
     """
     started, start_time = provenance.source(), time.perf_counter()
     workdir = Path(workdir)
-    _prepare(workdir, config, resume)
+    _prepare(workdir, config, resume, echo)
     if started.clean is False:
         echo(f"note: the checkout at {started.commit[:12]} has uncommitted changes to tracked files; "
              "summary.json will record clean: false, and experiments/collect.py refuses such runs")
@@ -106,6 +117,8 @@ class _Parts:
     Attributes:
         inputs: ``step -> tuple``, the train step's arguments after the state (a supervised
             task's batch and resets; nothing for an environment, whose data is in the state).
+        checked: the names of what the train step's ``nonfinite`` metric flags: ``"loss"``,
+            then the gradient of each params leaf (``"['lstm'].layers[0][0].V"``, ...).
     """
 
     config: Config
@@ -117,6 +130,7 @@ class _Parts:
     inputs: Callable[[int], tuple]
     eval_step: Callable
     test_set: tuple
+    checked: tuple[str, ...]
 
 
 def _build(config: Config) -> _Parts:
@@ -126,10 +140,11 @@ def _build(config: Config) -> _Parts:
     model = Model.for_task(config.model, task)
     train_cfg = config.train
     seeds = jnp.arange(train_cfg.seed, train_cfg.seed + train_cfg.seeds, dtype=jnp.int32)
+    skip = train_cfg.on_nonfinite == "skip"
     if isinstance(task, EnvTask):
         optimizer = make_optimizer(config.optim, train_cfg.steps * config.ppo.updates_per_step)
         init = lambda seed: ppo.init_state(seed, model, optimizer, task, config.ppo)
-        train_step = ppo.make_train_step(model, optimizer, task, config.ppo)
+        train_step = ppo.make_train_step(model, optimizer, task, config.ppo, skip_nonfinite=skip)
         inputs = lambda step: ()
         eval_step = ppo.make_eval_step(model, task, config.eval.batch_size)
         test_set = (jax.random.key(config.eval.seed),)
@@ -137,27 +152,31 @@ def _build(config: Config) -> _Parts:
         data = Data(config)
         optimizer = make_optimizer(config.optim, train_cfg.steps)
         init = lambda seed: init_state(seed, model, optimizer, train_cfg.batch_size)
-        train_step = make_train_step(model, optimizer, stream=data.streams)
+        train_step = make_train_step(model, optimizer, stream=data.streams, skip_nonfinite=skip)
         inputs = lambda step: tuple(jax.tree.map(jnp.asarray, data.train_batch(step)))
         eval_step = make_eval_step(model, task)
         test_set = tuple(jax.tree.map(jnp.asarray, data.test_set()))
     in_axes = (0,) + (None,) * len(test_set)
+    leaves = jax.tree_util.tree_flatten_with_path(jax.eval_shape(model.init, jax.random.key(0)))[0]
+    checked = ("loss", *(jax.tree_util.keystr(path) for path, _ in leaves))
     return _Parts(config, task, model, seeds, jax.jit(jax.vmap(init)),
                   jax.jit(jax.vmap(train_step), donate_argnums=0), inputs,
-                  jax.jit(jax.vmap(eval_step, in_axes=in_axes)), test_set)
+                  jax.jit(jax.vmap(eval_step, in_axes=in_axes)), test_set, checked)
 
 
 def _start(parts: _Parts, checkpoints: Checkpoints, workdir: Path, resume: bool, echo) -> tuple[TrainState, int]:
     """The state to train from and its step: fresh, or the newest checkpoint of a resumed run
-    (whose metrics past that step are dropped, to be written again)."""
+    (whose metrics past that step are dropped, to be written again; all of them, when it has
+    no checkpoint)."""
     state = parts.init(parts.seeds)
-    if not resume or checkpoints.latest_step() is None:
+    if not resume:
         return state, 0
-    start = checkpoints.latest_step()
-    state = checkpoints.restore(start, state)
+    start = checkpoints.latest_step() or 0  # a run stopped before its first checkpoint starts again
+    if start:
+        state = checkpoints.restore(start, state)
     metrics_path = workdir / "metrics.jsonl"
     records = [r for r in report.read_metrics(metrics_path) if r["step"] <= start]
-    metrics_path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    report.write_atomic(metrics_path, "".join(json.dumps(r) + "\n" for r in records))
     echo(f"resumed {workdir} at step {start} of {parts.config.train.steps}")
     return state, start
 
@@ -165,7 +184,12 @@ def _start(parts: _Parts, checkpoints: Checkpoints, workdir: Path, resume: bool,
 def _train(parts: _Parts, state: TrainState, start: int, end: int, checkpoints: Checkpoints, metrics_path: Path,
            progress: bool | None) -> TrainState:
     """Steps ``start`` to ``end``: log every ``train.log_every``, evaluate every ``eval.every``,
-    checkpoint every ``train.checkpoint_every`` and at ``end``."""
+    checkpoint every ``train.checkpoint_every`` and at ``end``.
+
+    Every step's ``nonfinite`` flags are read before anything from it is logged, evaluated or
+    saved (not after each step, which would wait for the device every step): with
+    ``train.on_nonfinite = "stop"`` the first flagged step raises :class:`NonFiniteError`
+    before it reaches the metrics or a checkpoint."""
     from tqdm.auto import tqdm
 
     train_cfg, steps = parts.config.train, parts.config.train.steps
@@ -175,22 +199,62 @@ def _train(parts: _Parts, state: TrainState, start: int, end: int, checkpoints: 
     try:
         for step in range(start, end):
             state, metrics = parts.train_step(state, *parts.inputs(step))
-            window.append(metrics)
+            window.append((step, metrics))
             done = step + 1
-            if done % train_cfg.log_every == 0 or done == steps:
-                logged = {k: np.mean([np.asarray(m[k]) for m in window], axis=0).tolist() for k in window[0]}
+            saves = done % train_cfg.checkpoint_every == 0 or done == end
+            logs = done % train_cfg.log_every == 0 or done == steps or saves  # a resume loses no line
+            evaluates = done % parts.config.eval.every == 0 or done == steps
+            if logs or evaluates or saves:
+                _check_finite(parts, window, checkpoints)
+            if logs:
+                logged = _window_metrics([m for _, m in window])
                 window = []
                 report.append_metrics(metrics_path, {"kind": "train", "step": done, **logged,
                                                      "seconds": round(time.perf_counter() - tic, 3)})
-                bar.set_postfix(loss=f"{np.mean(logged['loss']):.4f}")
-            if done % parts.config.eval.every == 0 or done == steps:
+                bar.set_postfix(loss=f"{np.mean([v for v in logged['loss'] if v is not None] or [np.nan]):.4f}")
+            if evaluates:
                 report.append_metrics(metrics_path, {"kind": "eval", "step": done, **_evaluate(parts, state)})
-            if done % train_cfg.checkpoint_every == 0 or done == end:
+            if saves:
                 checkpoints.save(done, state)
             bar.update(1)
     finally:
         bar.close()
     return state
+
+
+def _check_finite(parts: _Parts, window: list[tuple[int, dict]], checkpoints: Checkpoints) -> None:
+    """Raise :class:`NonFiniteError` for the first step of ``window`` whose loss or gradient
+    was not finite, unless such updates are skipped."""
+    if parts.config.train.on_nonfinite == "skip":
+        return
+    for step, metrics in window:
+        flags = np.asarray(metrics["nonfinite"])  # (seeds, 1 + leaves)
+        if flags.any():
+            index, leaf = (int(i[0]) for i in np.nonzero(flags))
+            seed, latest = int(parts.seeds[index]), checkpoints.latest_step()
+            what = "the loss" if leaf == 0 else f"the gradient of params{parts.checked[leaf]}"
+            loss = float(np.asarray(metrics["loss"])[index])
+            kept = "no checkpoint was written yet" if latest is None else f"its newest checkpoint, step {latest}, is kept"
+            raise NonFiniteError(
+                f"{what} is not finite in train step {step + 1} of seed {seed} (loss {loss}); "
+                f"expected finite values, so the run stopped there and {kept}. Hint: lower "
+                "optim.lr, set optim.clip_norm, or check the task's data; or skip such updates "
+                "with --set train.on_nonfinite=skip.", latest)
+
+
+def _window_metrics(window: list[dict]) -> dict:
+    """The train metrics of a log line: per seed, each metric's mean over the window's steps
+    where it is finite (None where none is), and the sum of the updates skipped."""
+    logged = {}
+    for key in window[0]:
+        values = np.stack([np.asarray(m[key]) for m in window]).astype(np.float64)
+        if key == "skipped":
+            logged[key] = values.sum(axis=0).astype(int).tolist()
+        elif key != "nonfinite":
+            finite = np.isfinite(values)
+            sums, counts = np.where(finite, values, 0.0).sum(axis=0), finite.sum(axis=0)
+            logged[key] = [float(t / n) if n else None for t, n in zip(sums, counts)]
+    return logged
 
 
 def _evaluate(parts: _Parts, state: TrainState) -> dict:
@@ -210,18 +274,24 @@ def _report(parts: _Parts, state: TrainState, workdir: Path, summary: dict, star
     final = evals[-1] if evals else _evaluate(parts, state)
     solved_at = [next((r["step"] for r in evals if r["solved"][s]), None) for s in range(config.train.seeds)]
     table = report.summary_table(final, seeds, solved_at)
+    skipped = np.sum([r["skipped"] for r in records if r["kind"] == "train"], axis=0, dtype=int)
     summary = {"step": summary["step"], "seeds": seeds, "solved_fraction": float(np.mean(final["solved"])),
                "hidden_size": parts.model.hidden_size, "param_count": parts.model.param_count,
                "wall_seconds": summary["wall_seconds"], "solved_at": solved_at,
+               "skipped_updates": np.broadcast_to(skipped, len(seeds)).tolist(),
                **{k: v for k, v in final.items() if k not in ("kind", "step")},
                "provenance": provenance.record(started, time.perf_counter() - start_time)}
-    (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    report.write_atomic(workdir / "summary.json", json.dumps(summary, indent=2) + "\n")
     echo(table)
     echo(f"wrote {workdir / 'metrics.jsonl'}, {workdir / 'curves.png'}, {workdir / 'summary.json'}")
     return Result(workdir, state, final, solved_at, table)
 
 
-def _prepare(workdir: Path, config: Config, resume: bool) -> None:
+RESUMABLE = ("train.on_nonfinite",)
+"""The config keys a resumed run may change: they change no saved state, only what comes next."""
+
+
+def _prepare(workdir: Path, config: Config, resume: bool, echo) -> None:
     """Check the workdir for a new or a resumed run, and write the resolved config."""
     config_path = workdir / "config.json"
     if resume:
@@ -231,13 +301,17 @@ def _prepare(workdir: Path, config: Config, resume: bool) -> None:
                 "start a new run with --workdir, or point --resume at an earlier run's workdir."
             )
         saved = from_json(config_path.read_text(), str(config_path))
-        if saved != config:
-            differ = "; ".join(f"{key}: saved {old!r}, given {new!r}" for key, old, new in _differences(saved, config))
+        differences = _differences(saved, config)
+        if any(key not in RESUMABLE for key, _, _ in differences):
+            differ = "; ".join(f"{key}: saved {old!r}, given {new!r}" for key, old, new in differences)
             raise ConfigError(
                 f"workdir {workdir} holds a run of another config than the one given; expected "
                 f"the same config to resume it. They differ in {differ}. Saved: {config_path}. Hint: "
                 "resume with the same config file and --set options, or start a new run in a new workdir."
             )
+        if differences:
+            report.write_atomic(config_path, to_json(config) + "\n")
+            echo("resuming with " + "; ".join(f"{key} = {new!r} (was {old!r})" for key, old, new in differences))
         return
     if workdir.exists() and any(workdir.iterdir()):
         raise FileExistsError(
@@ -246,7 +320,7 @@ def _prepare(workdir: Path, config: Config, resume: bool) -> None:
             "--workdir."
         )
     workdir.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(to_json(config) + "\n")
+    report.write_atomic(config_path, to_json(config) + "\n")
 
 
 def _differences(saved: Config, given: Config) -> list[tuple[str, object, object]]:

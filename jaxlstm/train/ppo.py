@@ -27,6 +27,7 @@ import jaxlstm
 from jaxlstm.tasks import EnvTask
 from jaxlstm.train.config import PPOConfig
 from jaxlstm.train.model import Model
+from jaxlstm.train.step import checked_update
 
 __all__ = ["PPOState", "init_state", "make_eval_step", "make_train_step"]
 
@@ -132,10 +133,13 @@ def _advantages(cfg: PPOConfig, rollout: _Rollout, last_value: Array) -> tuple[A
     return advantages, advantages + rollout.values
 
 
-def make_train_step(model: Model, optimizer: optax.GradientTransformation, task: EnvTask, cfg: PPOConfig):
+def make_train_step(model: Model, optimizer: optax.GradientTransformation, task: EnvTask, cfg: PPOConfig, *,
+                    skip_nonfinite: bool = False):
     """``train_step(state) -> (state, metrics)``: one PPO update of one network. The metrics are
-    the loss, the gradients' global norm, and the mean return and success rate of the episodes
-    that ended during the rollout."""
+    the loss, the last minibatch's gradient global norm, the mean return and success rate of
+    the episodes that ended during the rollout, ``nonfinite`` (where any minibatch's loss or
+    gradient leaf was not finite: :func:`~jaxlstm.train.step.checked_update`) and ``skipped``,
+    the minibatch updates skipped for it when ``skip_nonfinite``."""
 
     def loss_fn(params, carry, rollout: _Rollout, advantages, targets):
         logits, values, _ = _policy(model, task, params, rollout.obs, carry, rollout.starts)
@@ -161,18 +165,23 @@ def make_train_step(model: Model, optimizer: optax.GradientTransformation, task:
             data = jax.tree.map(lambda a: take(a, 1), (rollout, advantages, targets))
             start = jax.tree.map(lambda a: take(a, 1), state.carry)
             value, grads = jax.value_and_grad(loss_fn)(params, start, *data)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state, optax.tree.norm(grads)), value
+            params, opt_state, nonfinite = checked_update(optimizer, value, grads, opt_state, params,
+                                                          skip_nonfinite=skip_nonfinite)
+            return (params, opt_state, optax.tree.norm(grads)), (value, nonfinite)
 
         def epoch(carry_state, key):
             groups = jax.random.permutation(key, cfg.num_envs).reshape(cfg.minibatches, size)
             return jax.lax.scan(minibatch, carry_state, groups)
 
         start = (state.params, state.opt_state, jnp.zeros((), jnp.float32))
-        (params, opt_state, grad_norm), losses = jax.lax.scan(epoch, start, jax.random.split(k_epochs, cfg.epochs))
+        (params, opt_state, grad_norm), (losses, nonfinite) = jax.lax.scan(epoch, start,
+                                                                          jax.random.split(k_epochs, cfg.epochs))
+        nonfinite = nonfinite.reshape(-1, nonfinite.shape[-1])  # (epochs * minibatches, 1 + leaves)
+        skipped = jnp.sum(jnp.any(nonfinite, axis=-1)) if skip_nonfinite else jnp.zeros((), jnp.int32)
         episode_returns, dones, successes = ended
         episodes = jnp.maximum(jnp.sum(dones), 1)
-        metrics = {"loss": jnp.mean(losses), "grad_norm": grad_norm,
+        metrics = {"loss": jnp.mean(losses), "grad_norm": grad_norm, "nonfinite": jnp.any(nonfinite, axis=0),
+                   "skipped": skipped.astype(jnp.int32),
                    "return": jnp.sum(episode_returns) / episodes, "success": jnp.sum(successes) / episodes}
         new = PPOState(params, opt_state, env, obs, jax.lax.stop_gradient(carry), starts, returns, state.seed,
                        state.step + 1)

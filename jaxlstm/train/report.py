@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from pathlib import Path
 
-__all__ = ["append_metrics", "plot", "read_metrics", "summary_table"]
+__all__ = ["append_metrics", "plot", "read_metrics", "summary_table", "write_atomic"]
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``path`` whole or not at all: into a temporary file beside it, then renamed over
+    it, so that a run killed at any moment leaves the old file or the new one, never part."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(partial, path)
 
 
 def append_metrics(path: Path, record: dict) -> None:
@@ -15,10 +26,12 @@ def append_metrics(path: Path, record: dict) -> None:
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """Every record of a metrics file, in order."""
+    """Every record of a metrics file, in order; a last line cut short by a killed run (no
+    newline at its end) is left out."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = path.read_text().split("\n")[:-1]  # what follows the last newline is incomplete or empty
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def plot(records: list[dict], path: Path, title: str) -> None:
@@ -39,7 +52,8 @@ def plot(records: list[dict], path: Path, title: str) -> None:
     curve = "return" if train and "return" in train[0] else "loss"
     seeds = len(train[0][curve]) if train else 0
     for s in range(seeds):
-        ax_loss.plot([r["step"] for r in train], [r[curve][s] for r in train], lw=1, label=f"seed {s}")
+        values = [float("nan") if r[curve][s] is None else r[curve][s] for r in train]  # None: all skipped
+        ax_loss.plot([r["step"] for r in train], values, lw=1, label=f"seed {s}")
         if evals:
             ax_correct.plot([r["step"] for r in evals], [r["correct"][s] for r in evals], lw=1, marker=".")
     if curve == "return":
@@ -50,7 +64,9 @@ def plot(records: list[dict], path: Path, title: str) -> None:
     if 0 < seeds <= 10:
         ax_loss.legend(fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=100)
+    write_atomic(path, image.getvalue())
 
 
 def summary_table(final: dict, seeds: list[int], solved_at: list[int | None]) -> str:

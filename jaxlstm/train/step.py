@@ -20,7 +20,7 @@ from jaxlstm.tasks import Batch, StreamTask, Task
 from jaxlstm.train.config import OptimConfig
 from jaxlstm.train.model import Model, loss, predictions, step_losses
 
-__all__ = ["TrainState", "init_state", "make_eval_step", "make_optimizer", "make_train_step"]
+__all__ = ["TrainState", "checked_update", "init_state", "make_eval_step", "make_optimizer", "make_train_step"]
 
 
 class TrainState(NamedTuple):
@@ -73,13 +73,35 @@ def init_state(seed: Array, model: Model, optimizer: optax.GradientTransformatio
     return TrainState(params, optimizer.init(params), carry, jnp.asarray(seed, jnp.int32), jnp.zeros((), jnp.int32))
 
 
+def checked_update(optimizer: optax.GradientTransformation, loss_value: Array, grads: dict, opt_state: optax.OptState,
+                   params: dict, *, skip_nonfinite: bool) -> tuple[dict, optax.OptState, Array]:
+    """One optimizer update, and which of the loss and the gradient's leaves are not finite.
+
+    Returns:
+        The new params and optimizer state, and ``nonfinite``: a ``(1 + leaves,)`` bool, True
+        where the loss (first) or a leaf of ``grads`` (in ``jax.tree.leaves`` order) holds a
+        NaN or an infinity. With ``skip_nonfinite`` such an update is skipped: the params and
+        the optimizer state, its step count included, stay as they were (as
+        ``optax.apply_if_finite`` does, which checks the gradients only).
+    """
+    nonfinite = jnp.stack([~jnp.isfinite(loss_value)] + [~jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
+    updates, new_opt_state = optimizer.update(grads, opt_state, params)
+    new_params = optax.apply_updates(params, updates)
+    if skip_nonfinite:
+        bad = jnp.any(nonfinite)
+        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(bad, o, n), new, old)
+        new_params, new_opt_state = keep(new_params, params), keep(new_opt_state, opt_state)
+    return new_params, new_opt_state, nonfinite
+
+
 def _noise_key(model: Model, state: TrainState) -> Array | None:
     if not model.noisy:
         return None
     return jax.random.fold_in(jax.random.key(state.seed), state.step)
 
 
-def make_train_step(model: Model, optimizer: optax.GradientTransformation, *, stream: bool):
+def make_train_step(model: Model, optimizer: optax.GradientTransformation, *, stream: bool,
+                    skip_nonfinite: bool = False):
     """``train_step(state, batch, resets) -> (state, metrics)`` for one network.
 
     Args:
@@ -90,8 +112,12 @@ def make_train_step(model: Model, optimizer: optax.GradientTransformation, *, st
             True (a new stream, or with an external reset a new string), and keep the final
             LSTM state, without its gradient, for the next chunk. Else every batch is separate
             sequences from the initial state, and ``resets`` is unused.
+        skip_nonfinite: skip an update whose loss or gradient is not finite (see
+            :func:`checked_update`).
 
-    The metrics are the loss and the gradients' global norm before clipping.
+    The metrics are the loss, the gradients' global norm before clipping, ``nonfinite`` (from
+    :func:`checked_update`) and ``skipped``, the updates skipped (0 or 1; always 0 without
+    ``skip_nonfinite``).
     """
 
     def loss_fn(params, state, batch, resets):
@@ -103,10 +129,14 @@ def make_train_step(model: Model, optimizer: optax.GradientTransformation, *, st
 
     def train_step(state: TrainState, batch: Batch, resets: Array) -> tuple[TrainState, dict]:
         (value, final), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, state, batch, resets)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        carry = jax.lax.stop_gradient(final) if stream else state.carry
-        metrics = {"loss": value, "grad_norm": optax.tree.norm(grads)}
+        params, opt_state, nonfinite = checked_update(optimizer, value, grads, state.opt_state, state.params,
+                                                      skip_nonfinite=skip_nonfinite)
+        skipped = jnp.any(nonfinite) if skip_nonfinite else jnp.zeros((), bool)
+        carry = state.carry
+        if stream:  # a skipped chunk's final state may be what was not finite
+            carry = jax.tree.map(lambda old, new: jnp.where(skipped, old, new), carry, jax.lax.stop_gradient(final))
+        metrics = {"loss": value, "grad_norm": optax.tree.norm(grads), "nonfinite": nonfinite,
+                   "skipped": skipped.astype(jnp.int32)}
         return TrainState(params, opt_state, carry, state.seed, state.step + 1), metrics
 
     return train_step
