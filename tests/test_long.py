@@ -73,7 +73,7 @@ def test_cell_clip_bounds_c_at_every_step(forget_gate):
     np.testing.assert_allclose(c[0], state.c, rtol=1e-5, atol=1e-5)
 
 
-def sqrt_and_none(T, remat):
+def value_and_grads(T, remat):
     """The loss, outputs and gradients of ``lstm`` over ``T`` steps with ``remat``, on a batch
     with variable lengths and resets (so chunks start inside segments and past sequences' ends)."""
     params = jaxlstm.init(jax.random.key(1), I, H)
@@ -94,7 +94,7 @@ def sqrt_and_none(T, remat):
 def test_sqrt_equals_no_remat_over_997_steps():
     """997 is prime: 32 chunks of 32 steps, the last 27 of them padding."""
     assert kernel._chunk_size(997) == 32
-    for got, expected in zip(sqrt_and_none(997, "sqrt"), sqrt_and_none(997, False)):
+    for got, expected in zip(value_and_grads(997, "sqrt"), value_and_grads(997, False)):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
