@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -132,7 +133,11 @@ def _run(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, _Terminated) as interrupt:  # first: the others need train imported
         terminated = isinstance(interrupt, _Terminated)
         print(_interrupted(args, workdir, "SIGTERM" if terminated else "Ctrl-C (SIGINT)"), file=sys.stderr)
-        return 143 if terminated else 130
+        # End now: everything is saved (checkpoints are written whole, metrics line by line),
+        # and the interpreter's teardown, with XLA's threads cut short mid-compile, can crash.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(143 if terminated else 130)
     except (train.ConfigError, train.ConfigTypeError, train.DataError, train.CheckpointError, FileExistsError,
             FileNotFoundError) as error:
         print(f"jaxlstm run: error: {error}", file=sys.stderr)

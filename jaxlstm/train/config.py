@@ -88,8 +88,10 @@ class ModelConfig:
         impl, remat: the ``jaxlstm.lstm`` implementation and rematerialisation.
         learn_initial_state: the LSTM learns its initial state ``h0, c0`` (see
             :func:`jaxlstm.init`), where every sequence, stream and reset starts.
-        dtype: the params' and the computation's dtype: ``"float32"``, ``"bfloat16"`` or
-            ``"float64"`` (which needs ``JAX_ENABLE_X64=1``).
+        dtype: ``"float32"``, ``"float64"`` (which needs ``JAX_ENABLE_X64=1``): the params',
+            the state's and the computation's dtype; or ``"bfloat16"``: mixed precision, the
+            operands of every matmul in bfloat16 (accumulated in float32, ``jaxlstm.lstm``'s
+            ``matmul_dtype``), the params, the LSTM state and the gate arithmetic in float32.
         param_budget: if positive, ``hidden_size`` is ignored and the network (LSTM and
             readout) gets the largest hidden size whose parameter count is at most this, so
             that variants compare at equal budgets (Greff et al. 2017).

@@ -63,7 +63,14 @@ class Model:
 
     @property
     def dtype(self) -> jnp.dtype:
-        return jnp.dtype(self.config.dtype)
+        """The params', the inputs' and the LSTM state's dtype: float32 for ``"bfloat16"``,
+        whose low precision is the matmuls' (:attr:`matmul_dtype`) only."""
+        return jnp.dtype(jnp.float32 if self.config.dtype == "bfloat16" else self.config.dtype)
+
+    @property
+    def matmul_dtype(self) -> jnp.dtype | None:
+        """bfloat16 for ``"bfloat16"``: the operands of every matmul, accumulated in float32."""
+        return jnp.dtype(jnp.bfloat16) if self.config.dtype == "bfloat16" else None
 
     @property
     def param_count(self) -> int:
@@ -103,9 +110,14 @@ class Model:
         xs = xs.astype(self.dtype)
         ys, state = jaxlstm.lstm(params["lstm"], xs, state, seq_lengths=seq_lengths, resets=resets, impl=cfg.impl,
                                  remat=cfg.remat, dropout=cfg.dropout, recurrent_dropout=cfg.recurrent_dropout,
-                                 zoneout=cfg.zoneout, key=key, deterministic=key is None)
+                                 zoneout=cfg.zoneout, key=key, deterministic=key is None, matmul_dtype=self.matmul_dtype)
         features = jnp.concatenate([ys, xs], axis=-1) if cfg.shortcut else ys
-        logits = features @ params["readout"]["w"]
+        w = params["readout"]["w"]
+        if self.matmul_dtype is None:
+            logits = features @ w
+        else:
+            logits = jnp.matmul(features.astype(self.matmul_dtype), w.astype(self.matmul_dtype),
+                                preferred_element_type=w.dtype)
         return logits + jnp.broadcast_to(params["readout"]["b"], logits.shape), state
 
     @property
