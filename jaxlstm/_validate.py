@@ -13,7 +13,18 @@ import numpy as np
 from jax import Array
 
 from jaxlstm.options import IMPLS, REMATS
-from jaxlstm.params import CellParams, LSTMParams, LSTMState
+from jaxlstm.params import CellParams, LSTMParams, LSTMState, check_key
+
+
+def as_array(name: str, value: object) -> Array:
+    """``value`` as a JAX array, or a TypeError that names the argument ``name``."""
+    try:
+        return jnp.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{name} must be an array (or something jnp.asarray takes, such as a nested list of "
+            f"numbers); got {type(value).__name__}: {error}"
+        ) from None
 
 
 def as_stack(params: object) -> LSTMParams:
@@ -31,6 +42,14 @@ def as_stack(params: object) -> LSTMParams:
         raise ValueError(
             "params.layers must hold at least one layer of 1 or 2 directions (forward, "
             f"backward); got {len(params.layers)} layers with directions {directions}."
+        )
+    strangers = [(l, d, cell) for l, layer in enumerate(params.layers) for d, cell in enumerate(layer)
+                 if not isinstance(cell, CellParams)]
+    if strangers:
+        l, d, cell = strangers[0]
+        raise TypeError(
+            f"params.layers[{l}][{d}] is a {type(cell).__name__}; expected a jaxlstm.CellParams "
+            "(jaxlstm.init_cell) for every layer and direction."
         )
     directions = params.num_directions
     if any(len(layer) != directions for layer in params.layers):
@@ -85,6 +104,20 @@ def check_cell(params: object) -> CellParams:
 
 
 def _check_dtypes(params: CellParams | LSTMParams) -> None:
+    cells = [params] if isinstance(params, CellParams) else [c for layer in params.layers for c in layer]
+    missing = [name for cell in cells for name in ("V", "b") if getattr(cell, name) is None]
+    if missing:
+        raise TypeError(
+            f"params have no {missing[0]} (it is None); expected an array: every cell has V and b. "
+            "Hint: make params with jaxlstm.init or jaxlstm.init_cell."
+        )
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        if not (hasattr(leaf, "shape") and hasattr(leaf, "dtype")):
+            raise TypeError(
+                f"params{jax.tree_util.keystr(path)} is a {type(leaf).__name__}; expected an array. "
+                "Hint: make params with jaxlstm.init or jaxlstm.init_cell, or build CellParams "
+                "from arrays (jnp.asarray)."
+            )
     dtypes = {str(jnp.dtype(leaf.dtype)) for leaf in jax.tree.leaves(params)}
     if len(dtypes) != 1:
         raise TypeError(
@@ -123,8 +156,8 @@ def check_step(cell: CellParams, state: object, x: object) -> tuple[LSTMState, A
             f"state must be a pair (h, c), e.g. jaxlstm.LSTMState(h, c); got "
             f"{type(state).__name__}. Note the order: h first (Flax's carry is (c, h))."
         )
-    h, c = (jnp.asarray(part) for part in state)
-    x = jnp.asarray(x)
+    h, c = (as_array(f"state.{name}", part) for name, part in zip("hc", state))
+    x = as_array("x", x)
     dtype = jnp.dtype(cell.V.dtype)
     I, P, C = cell.input_size, cell.output_size, cell.state_size
     _check_input_dtype("x", x, dtype)
@@ -245,7 +278,7 @@ def _check_input_dtype(name: str, x: Array, dtype: jnp.dtype) -> None:
 
 
 def check_xs(params: LSTMParams, xs: object) -> Array:
-    xs = jnp.asarray(xs)
+    xs = as_array("xs", xs)
     _check_input_dtype("xs", xs, jnp.dtype(params.layers[0][0].V.dtype))
     I = params.input_size
     if xs.ndim < 2:
@@ -264,7 +297,9 @@ def check_xs(params: LSTMParams, xs: object) -> Array:
 
 
 def check_seq_lengths(xs: Array, seq_lengths: object) -> Array:
-    seq_lengths = jnp.asarray(seq_lengths)
+    """``seq_lengths`` checked, as int32 (the dtype of the step counter it is compared with, for
+    any integer dtype the user passes and with or without 64-bit mode)."""
+    seq_lengths = as_array("seq_lengths", seq_lengths)
     if not jnp.issubdtype(seq_lengths.dtype, jnp.integer):
         raise TypeError(
             f"seq_lengths has dtype {seq_lengths.dtype}; expected an integer dtype. Hint: "
@@ -286,17 +321,20 @@ def check_seq_lengths(xs: Array, seq_lengths: object) -> Array:
     try:
         values = np.asarray(seq_lengths)
     except jax.errors.TracerArrayConversionError:
-        return seq_lengths  # traced under jit: the values are unknown until run time
+        # traced under jit: the values are unknown until run time. Clipped to [0, T] (which
+        # they act as) before the cast, so that no wide value wraps around into the range.
+        top = min(T, int(jnp.iinfo(seq_lengths.dtype).max))
+        return jnp.clip(seq_lengths, 0, top).astype(jnp.int32)
     if values.size and (values.min() < 0 or values.max() > T):
         raise ValueError(
             f"seq_lengths must lie in [0, T] = [0, {T}]; got values from {values.min()} to "
             f"{values.max()}. Hint: T is xs.shape[0] (lstm is time-major)."
         )
-    return seq_lengths
+    return seq_lengths.astype(jnp.int32)
 
 
 def check_resets(xs: Array, resets: object) -> Array:
-    resets = jnp.asarray(resets)
+    resets = as_array("resets", resets)
     if resets.dtype != jnp.bool_:
         raise TypeError(
             f"resets has dtype {resets.dtype}; expected bool, True where a new segment starts. "
@@ -322,7 +360,7 @@ def check_state(params: LSTMParams, xs: Array, state: object) -> LSTMState:
             f"state must be a pair (h, c), e.g. jaxlstm.LSTMState(h, c); got "
             f"{type(state).__name__}. Note the order: h first (Flax's carry is (c, h))."
         )
-    h, c = (jnp.asarray(part) for part in state)
+    h, c = (as_array(f"state.{name}", part) for name, part in zip("hc", state))
     stacked = params.num_layers * params.num_directions
     batch = tuple(xs.shape[1:-1])
     dtype = jnp.dtype(params.layers[0][0].V.dtype)
@@ -379,6 +417,11 @@ def check_options(
     impl: object,
 ) -> tuple[str, str]:
     """Check the options of ``lstm``; returns ``remat`` as "none", "step" or "sqrt", and ``impl``."""
+    if not isinstance(reverse, (bool, np.bool_)):
+        raise TypeError(
+            f"reverse must be a Python bool (static: it selects the computation); got {reverse!r}."
+        )
+    _check_rate("dropout", dropout)
     if reverse and params.bidirectional:
         raise ValueError(
             "reverse=True with a bidirectional stack: a bidirectional layer already runs both "
@@ -396,6 +439,8 @@ def check_options(
             f"dropout={dropout} needs a PRNG key: pass key=jax.random.key(...) while training, "
             "and deterministic=True for evaluation."
         )
+    if dropout > 0.0 and not deterministic:
+        check_key(key)
     if not isinstance(unroll, bool) and (not isinstance(unroll, (int, np.integer)) or unroll < 1):
         raise ValueError(
             f"unroll must be a positive integer or a bool (True unrolls fully); got {unroll!r}."
@@ -451,10 +496,11 @@ def check_matmul_dtype(matmul_dtype: object) -> jnp.dtype | None:
 def check_noise(recurrent_dropout: float, zoneout: object, key: Array | None,
                 deterministic: bool) -> tuple[float, float]:
     """Check the training-time noise options; returns the zoneout rates ``(z_c, z_h)``."""
+    _check_rate("recurrent_dropout", recurrent_dropout)
     if not 0.0 <= recurrent_dropout < 1.0:
         raise ValueError(f"recurrent_dropout must lie in [0, 1); got {recurrent_dropout!r}.")
     rates = zoneout if isinstance(zoneout, tuple) else (zoneout, zoneout)
-    if len(rates) != 2 or not all(isinstance(r, (int, float)) and 0.0 <= r <= 1.0 for r in rates):
+    if len(rates) != 2 or not all(_is_rate(r) and 0.0 <= r <= 1.0 for r in rates):
         raise ValueError(
             f"zoneout must be a rate in [0, 1] or a pair (z_c, z_h) of them; got {zoneout!r}."
         )
@@ -464,4 +510,26 @@ def check_noise(recurrent_dropout: float, zoneout: object, key: Array | None,
             "key=jax.random.key(...) while training, and deterministic=True (with the same "
             "rates: zoneout then uses its expectation) for evaluation."
         )
+    if (recurrent_dropout or any(rates)) and not deterministic:
+        check_key(key)
     return float(rates[0]), float(rates[1])
+
+
+def _is_rate(value: object) -> bool:
+    """A real number known at trace time: a Python or numpy number, or a concrete scalar array
+    (a rate is static: it selects the computation)."""
+    if isinstance(value, (bool, np.bool_, jax.core.Tracer)):
+        return False
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return getattr(value, "shape", None) == () and (jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating))
+
+
+def _check_rate(name: str, value: object) -> None:
+    if not _is_rate(value):
+        raise TypeError(
+            f"{name} must be a Python float in [0, 1) (static: it selects the computation); got "
+            f"{value!r}. Hint: a rate that changes during training is a separate compilation "
+            "for each value; pass float(rate)."
+        )

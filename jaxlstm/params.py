@@ -184,7 +184,8 @@ def _check_size(name: str, value: object) -> int:
     return int(value)
 
 
-def _check_key(key: object) -> None:
+def check_key(key: object) -> None:
+    """``key`` is one PRNG key: a typed key of shape ``()`` or a legacy ``uint32[2]``."""
     dtype, shape = getattr(key, "dtype", None), getattr(key, "shape", None)
     typed = dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key) and shape == ()
     raw = dtype == jnp.uint32 and shape == (2,)  # the legacy jax.random.PRNGKey
@@ -209,7 +210,10 @@ def _check_real(name: str, value: object) -> None:
 
 
 def _check_dtype(dtype) -> jnp.dtype:
-    dtype = jnp.dtype(dtype)
+    try:
+        dtype = jnp.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a floating dtype such as jnp.float32; got {dtype!r}.") from None
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(
             f"dtype must be a floating dtype such as jnp.float32; got {dtype}. "
@@ -299,7 +303,7 @@ def init_cell(
         >>> cell.V.shape, cell.b.shape
         ((5, 12), (12,))
     """
-    _check_key(key)
+    check_key(key)
     input_size = _check_size("input_size", input_size)
     hidden_size = _check_size("hidden_size", hidden_size)
     _check_real("forget_bias", forget_bias)
@@ -417,7 +421,7 @@ def init(
         >>> [[cell.V.shape for cell in layer] for layer in params.layers]
         [[(24, 64), (24, 64)], [(48, 64), (48, 64)]]
     """
-    _check_key(key)
+    check_key(key)
     num_layers = _check_size("num_layers", num_layers)
     hidden_size = _check_size("hidden_size", hidden_size)
     directions = 2 if _check_flag("bidirectional", bidirectional) else 1

@@ -137,6 +137,8 @@ def lstm(
     how = Matmul(*_validate.check_matmul(matmul_dtype, precision))
     if impl == "auto":
         impl = kernel.auto_impl(xs.shape, params.layers[0][0], xs.dtype.itemsize)
+    if remat == "sqrt" and 0 in xs.shape[1:-1]:
+        remat = "step"  # an empty batch saves nothing, and sqrt's chunks cannot reshape it
     if state is not None:
         state = _validate.check_state(params, xs, state)
     if seq_lengths is not None:
@@ -183,7 +185,7 @@ def _lstm(options: _Options, params: LSTMParams, xs: Array, state: LSTMState | N
         state = initial_state(params, batch)
     mask = None
     if seq_lengths is not None:
-        steps = jnp.arange(xs.shape[0]).reshape((-1,) + (1,) * len(batch))
+        steps = jnp.arange(xs.shape[0], dtype=seq_lengths.dtype).reshape((-1,) + (1,) * len(batch))
         mask = steps < seq_lengths[None]  # (T, *batch): True where the step is in the sequence
 
     hs, cs = [], []

@@ -12,6 +12,7 @@ import tempfile  # noqa: E402
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 # Many tests compile the same programs again (every trainer run compiles its step anew, and a
 # resume test makes three runs): a compilation cache compiles each once per process. Each
@@ -62,3 +63,11 @@ def pytest_unconfigure(config):
         import shutil
 
         shutil.rmtree(os.environ.get(_CACHE, ""), ignore_errors=True)
+
+
+# Hypothesis (tests/test_fuzz.py): "ci", the default, runs a few reproducible examples per
+# property (every new shape compiles); `pytest --hypothesis-profile long` runs many, randomly.
+settings.register_profile("ci", max_examples=5, deadline=None, derandomize=True, database=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci")

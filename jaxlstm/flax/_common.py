@@ -14,6 +14,7 @@ from flax.nnx.nn import dtypes
 from jax import Array
 
 import jaxlstm
+from jaxlstm._validate import as_array
 from jaxlstm.params import CellParams, LSTMParams, LSTMState
 from jaxlstm.variant import Variant, as_variant
 
@@ -52,7 +53,7 @@ def noisy(dropout: float, recurrent_dropout: float, zoneout: float | tuple[float
 
 def check_rank(xs: object, time_major: bool) -> Array:
     """``xs`` as an array of at least two axes, the time axis and the features."""
-    xs = jnp.asarray(xs)
+    xs = as_array("xs", xs)
     if xs.ndim < 2:
         layout = "(T, *batch, input_size)" if time_major else "(*batch, T, input_size)"
         raise ValueError(
@@ -88,13 +89,22 @@ def run(
     ``options`` are the remaining keywords of :func:`jaxlstm.lstm`.
     """
     xs = check_rank(xs, time_major)
+    seq_lengths = None if seq_lengths is None else as_array("seq_lengths", seq_lengths)
+    resets = None if resets is None else as_array("resets", resets)
     if not time_major:
         _check_batch_major(params, xs, seq_lengths, resets)
         xs = jnp.moveaxis(xs, -2, 0)
-        resets = None if resets is None else jnp.moveaxis(jnp.asarray(resets), -1, 0)
-    h0, c0 = (None, None) if state is None else state
+        resets = None if resets is None else jnp.moveaxis(resets, -1, 0)
+    h0 = c0 = None
+    if state is not None:
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise TypeError(
+                f"state must be a pair (h, c), e.g. jaxlstm.LSTMState(h, c); got {type(state).__name__}. "
+                "Note the order: h first (Flax's carry is (c, h))."
+            )
+        h0, c0 = (as_array(f"state.{name}", part) for name, part in zip("hc", state))
     (xs, h0, c0), params = promote((xs, h0, c0), params, dtype)
-    state = None if h0 is None else LSTMState(h0, c0)
+    state = None if state is None else LSTMState(h0, c0)
     ys, state = jaxlstm.lstm(
         params,
         xs,
@@ -154,6 +164,18 @@ def stack_step(module, state: tuple[Array, Array], x: object, reset: object, tim
     return state, jnp.squeeze(ys, axis)
 
 
+def check_features(name: str, x: Array, params: LSTMParams | CellParams, layout: str) -> None:
+    """The last axis of the input ``name`` is the params' input size; ``layout`` is the expected
+    shape with ``{}`` for it."""
+    I = params.input_size
+    if x.shape[-1] != I:
+        raise ValueError(
+            f"{name} has shape {tuple(x.shape)}; expected {layout.format(I)}: its last axis must be "
+            f"the input size {I} of the module's params. Hint: the params were made (by init) for "
+            f"inputs of {I} features; check whether the features are on the last axis."
+        )
+
+
 def check_step_shape(input_shape: object) -> None:
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) < 1:
         raise ValueError(
@@ -164,7 +186,7 @@ def check_step_shape(input_shape: object) -> None:
 
 def step_input(x: object) -> Array:
     """One step's input ``x`` as an array with a feature axis."""
-    x = jnp.asarray(x)
+    x = as_array("x", x)
     if x.ndim < 1:
         raise ValueError(
             f"x has shape {tuple(x.shape)}; expected (*batch, input_size), one time step with a "
@@ -198,7 +220,7 @@ def step(
         raise TypeError(
             f"carry must be a pair (c, h), as from initialize_carry; got {type(carry).__name__}."
         )
-    c, h = (jnp.asarray(part) for part in carry)
+    c, h = (as_array(f"carry's {name}", part) for name, part in zip("ch", carry))
     batch = tuple(x.shape[:-1])
     expected = ((*batch, cell.state_size), (*batch, cell.output_size))
     if (tuple(c.shape), tuple(h.shape)) != expected:

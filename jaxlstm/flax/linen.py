@@ -116,6 +116,9 @@ class LSTM(nn.Module):
     ) -> tuple[Array, LSTMState]:
         """Run the stack over ``xs``; arguments and returns as :class:`jaxlstm.flax.LSTM`."""
         xs = _common.check_rank(xs, self.time_major)
+        if self.has_variable("params", "lstm_params"):  # else Flax's shape error names no argument
+            layout = "(T, *batch, {})" if self.time_major else "(*batch, T, {})"
+            _common.check_features("xs", xs, _validate.as_stack(self.get_variable("params", "lstm_params")), layout)
         params = self.param(
             "lstm_params",
             lambda key: jaxlstm.init(
@@ -252,6 +255,9 @@ class LSTMCell(nn.recurrent.RNNCellBase):
     def __call__(self, carry: tuple[Array, Array], inputs: Array) -> tuple[tuple[Array, Array], Array]:
         """One step: ``((c, h), x) -> ((c', h'), h')``, ``x`` of shape ``(*batch, I)``."""
         inputs = _common.step_input(inputs)
+        if self.has_variable("params", "cell_params"):  # else Flax's shape error names no argument
+            _common.check_features("x", inputs, _validate.check_cell(self.get_variable("params", "cell_params")),
+                                   "(*batch, {})")
         cell = self.param("cell_params", self._init_cell, inputs.shape[-1])
         matmul_dtype, precision = _validate.check_matmul(self.matmul_dtype, self.precision)
         return _common.step(cell, carry, inputs, dtype=self.dtype, matmul_dtype=matmul_dtype, precision=precision)

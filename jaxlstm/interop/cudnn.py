@@ -69,7 +69,7 @@ def from_cudnn(
 def to_cudnn(params: LSTMParams | CellParams) -> np.ndarray:
     """The flat 1-D vector for ``jax.experimental.rnn.lstm``."""
     stack = as_stack(params, "cuDNN")
-    if stack.output_size != stack.hidden_size:
+    if stack.layers[0][0].variant.proj_size is not None:  # also one of H, which changes h as any other
         raise ValueError("jax.experimental.rnn has no projections (proj_size); got proj_size "
                          f"{stack.output_size}.")
     state_dict = to_torch(stack)
