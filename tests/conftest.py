@@ -67,7 +67,7 @@ def pytest_unconfigure(config):
 
 # Hypothesis (tests/test_fuzz.py): "ci", the default, runs a few reproducible examples per
 # property (every new shape compiles); `pytest --hypothesis-profile long` runs many, randomly.
-settings.register_profile("ci", max_examples=5, deadline=None, derandomize=True, database=None,
+settings.register_profile("ci", max_examples=3, deadline=None, derandomize=True, database=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci")
