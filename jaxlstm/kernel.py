@@ -224,7 +224,7 @@ def _reference(cell, xs, state, mask, resets, init, noise, reverse, unroll, rema
         per_step, T, k = _pad_to_chunks(*per_step)
         chunk = jax.checkpoint(functools.partial(jax.lax.scan, body, reverse=reverse, unroll=unroll))
         final, ys = jax.lax.scan(chunk, state, _chunked(per_step, k), reverse=reverse)
-        return ys.reshape(-1, *ys.shape[2:])[:T], final
+        return _unchunked(ys)[:T], final
     final, ys = jax.lax.scan(body, state, per_step, reverse=reverse, unroll=unroll)
     return ys, final
 
@@ -530,8 +530,14 @@ def _pad_to_chunks(xs, mask, *others):
 
 
 def _chunked(seqs, k):
-    """Each ``(T, ...)`` of a tuple to ``(T // k, k, ...)``; None stays None."""
-    return tuple(None if a is None else a.reshape(-1, k, *a.shape[1:]) for a in seqs)
+    """Each ``(T, ...)`` of a tuple to ``(T // k, k, ...)``; None stays None. (The shapes
+    are spelled out: an empty batch makes ``-1`` ambiguous.)"""
+    return tuple(None if a is None else a.reshape(a.shape[0] // k, k, *a.shape[1:]) for a in seqs)
+
+
+def _unchunked(a):
+    """``(T // k, k, ...)`` back to ``(T, ...)``."""
+    return a.reshape(a.shape[0] * a.shape[1], *a.shape[2:])
 
 
 def _sqrt_forward(config, cell, xs, h0, c0, mask, resets, init, noise):
@@ -547,7 +553,7 @@ def _sqrt_forward(config, cell, xs, h0, c0, mask, resets, init, noise):
     (h, c), (hs, boundaries) = jax.lax.scan(
         chunk, (h0, c0), _chunked(per_step, k), reverse=config.reverse
     )
-    hs = hs.reshape(-1, *hs.shape[2:])[:T]
+    hs = _unchunked(hs)[:T]
     return (_outputs(hs, mask), h, c), boundaries
 
 
@@ -574,7 +580,7 @@ def _sqrt_backward(config, cell, xs, mask, resets, init, noise, boundaries, dys,
     start = (dh, dc, jax.tree.map(jnp.zeros_like, cell), d_init)
     inputs = (_chunked(per_step, k), boundaries)
     (dh0, dc0, d_cell, d_init), dxs = jax.lax.scan(chunk, start, inputs, reverse=not config.reverse)
-    return d_cell, dxs.reshape(-1, *dxs.shape[2:])[:T], dh0, dc0, d_init
+    return d_cell, _unchunked(dxs)[:T], dh0, dc0, d_init
 
 
 # Hoisting x @ W + b writes a (T, B, 4H) buffer that each step reads back; on XLA:CPU that pays

@@ -137,8 +137,6 @@ def lstm(
     how = Matmul(*_validate.check_matmul(matmul_dtype, precision))
     if impl == "auto":
         impl = kernel.auto_impl(xs.shape, params.layers[0][0], xs.dtype.itemsize)
-    if remat == "sqrt" and 0 in xs.shape[1:-1]:
-        remat = "step"  # an empty batch saves nothing, and sqrt's chunks cannot reshape it
     if state is not None:
         state = _validate.check_state(params, xs, state)
     if seq_lengths is not None:
