@@ -104,7 +104,8 @@ def test_a_nonfinite_loss_stops_the_run_keeping_the_last_good_checkpoint_and_ski
     assert main(shlex.split(command[len(prefix):])[1:]) == 0
     assert "resuming with train.on_nonfinite = 'skip' (was 'stop')" in capsys.readouterr().out
     summary = json.loads((workdir / "summary.json").read_text())
-    records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    strict = lambda constant: pytest.fail(f"metrics.jsonl holds {constant}, which is not JSON")
+    records = [json.loads(line, parse_constant=strict) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     skipped = np.sum([r["skipped"] for r in records if r["kind"] == "train"], axis=0)
     assert summary["skipped_updates"] == skipped.tolist() and skipped.sum() > 0
     assert json.loads((workdir / "config.json").read_text())["train"]["on_nonfinite"] == "skip"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 from pathlib import Path
 
@@ -20,9 +21,20 @@ def write_atomic(path: Path, data: str | bytes) -> None:
 
 
 def append_metrics(path: Path, record: dict) -> None:
-    """Add one JSON line to the metrics file."""
+    """Add one JSON line to the metrics file; a NaN or infinite value (a seed whose params
+    diverged) is written as null, which JSON has, not as NaN, which it has not."""
     with open(path, "a") as file:
-        file.write(json.dumps(record) + "\n")
+        file.write(json.dumps(_finite_or_none(record), allow_nan=False) + "\n")
+
+
+def _finite_or_none(value):
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def read_metrics(path: Path) -> list[dict]:
@@ -95,6 +107,8 @@ def summary_table(final: dict, seeds: list[int], solved_at: list[int | None]) ->
 
 
 def _format(value) -> str:
+    if value is None:  # not a finite number
+        return "-"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
