@@ -81,7 +81,7 @@ def test_the_core_options_are_the_configs_choices():
 
 @pytest.mark.parametrize(("toml", "overrides", "error", "match"), [
     ("[modle]\nhidden_size = 3\n", [], ConfigError,
-     r"exp\.toml: unknown section \[modle\]; expected sections \['eval', 'model', 'optim', 'ppo', 'task', 'train'\]"),
+     r"exp\.toml: unknown section \[modle\]; expected sections \['eval', 'model', 'optim', 'parallel', 'ppo', 'task', 'train'\]"),
     ("[model]\nhiden_size = 3\n", [], ConfigError,
      r"exp\.toml: unknown key model\.hiden_size; expected one of \['hidden_size'"),
     ("[model]\nhidden_size = \"8\"\n", [], ConfigTypeError,

@@ -1,7 +1,7 @@
 """Experiment configs: frozen, typed dataclasses, one per section, read from TOML or JSON.
 
-A config has the sections ``[model]``, ``[task]``, ``[optim]``, ``[train]``, ``[eval]`` and
-``[ppo]`` (for environment tasks); each
+A config has the sections ``[model]``, ``[task]``, ``[optim]``, ``[train]``, ``[eval]``,
+``[ppo]`` (for environment tasks) and ``[parallel]`` (devices); each
 is a dataclass here whose fields declare every key, its type and its default, once. ``[task]``
 holds ``name`` (a key of :data:`jaxlstm.tasks.TASKS`) and that task's own options (the fields of
 its dataclass). ``Config()`` is the default experiment, the embedded Reber grammar.
@@ -45,6 +45,7 @@ __all__ = [
     "ModelConfig",
     "OptimConfig",
     "PPOConfig",
+    "ParallelConfig",
     "TaskConfig",
     "TrainConfig",
     "from_dict",
@@ -209,8 +210,8 @@ class TrainConfig:
         on_nonfinite: what a NaN or infinite loss or gradient does: ``"stop"`` the run,
             naming the step, the seed and the first such leaf, with the newest checkpoint kept;
             or ``"skip"`` the update (as ``optax.apply_if_finite`` does), counting the skips in
-            the metrics (``skipped``) and in ``summary.json`` (``skipped_updates``). The one
-            key a resumed run may change.
+            the metrics (``skipped``) and in ``summary.json`` (``skipped_updates``). A resumed
+            run may change it (as the ``[parallel]`` keys).
     """
 
     steps: int = 1500
@@ -304,6 +305,28 @@ class PPOConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ParallelConfig:
+    """How a run spreads over devices: JAX's sharding over a one-axis ``jax.sharding.Mesh``
+    (:mod:`jaxlstm.train.parallel`).
+
+    Attributes:
+        devices: the devices to use: 0 for all of them, 1 for one (no sharding).
+        axis: ``"batch"``, data parallel: the params and the optimizer state replicated, every
+            batch (and the test set) split across the devices, the gradients summed across them
+            once per step; or ``"seeds"``: each device trains its share of the vmapped seeds,
+            nothing exchanged.
+
+    Both keys may change when a run resumes (a checkpoint restores onto any device count).
+    """
+
+    devices: int = 0
+    axis: Literal["batch", "seeds"] = "batch"
+
+    def __post_init__(self):
+        _require(self.devices >= 0, "parallel.devices", ">= 0 (0: all devices)", self.devices)
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """A whole experiment. ``Config()`` is the default one: embedded Reber, 16 seeds at once."""
 
@@ -313,6 +336,7 @@ class Config:
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     ppo: PPOConfig = PPOConfig()
+    parallel: ParallelConfig = ParallelConfig()
 
     def __post_init__(self):
         try:

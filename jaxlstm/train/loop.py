@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm.tasks import EnvTask, Task, TextTask
-from jaxlstm.train import ppo, provenance, report
+from jaxlstm.train import parallel, ppo, provenance, report
 from jaxlstm.train.checkpoint import Checkpoints
 from jaxlstm.train.config import Config, ConfigError, from_json, to_dict, to_json
 from jaxlstm.train.data import Data
@@ -141,11 +141,12 @@ def _build(config: Config) -> _Parts:
     train_cfg = config.train
     seeds = jnp.arange(train_cfg.seed, train_cfg.seed + train_cfg.seeds, dtype=jnp.int32)
     skip = train_cfg.on_nonfinite == "skip"
+    place = parallel.placement(config, environment=isinstance(task, EnvTask))
     if isinstance(task, EnvTask):
         optimizer = make_optimizer(config.optim, train_cfg.steps * config.ppo.updates_per_step)
         init = lambda seed: ppo.init_state(seed, model, optimizer, task, config.ppo)
         train_step = ppo.make_train_step(model, optimizer, task, config.ppo, skip_nonfinite=skip)
-        inputs = lambda step: ()
+        inputs, input_shardings = lambda step: (), ()
         eval_step = ppo.make_eval_step(model, task, config.eval.batch_size)
         test_set = (jax.random.key(config.eval.seed),)
     else:
@@ -153,15 +154,22 @@ def _build(config: Config) -> _Parts:
         optimizer = make_optimizer(config.optim, train_cfg.steps)
         init = lambda seed: init_state(seed, model, optimizer, train_cfg.batch_size)
         train_step = make_train_step(model, optimizer, stream=data.streams, skip_nonfinite=skip)
-        inputs = lambda step: tuple(jax.tree.map(jnp.asarray, data.train_batch(step)))
+        input_shardings = place.train_inputs(data.train_batch(0)) or (None, None)
+        inputs = lambda step: tuple(place.put(data.train_batch(step), input_shardings))
         eval_step = make_eval_step(model, task)
-        test_set = tuple(jax.tree.map(jnp.asarray, data.test_set()))
+        test_set = data.test_set()
+    test_shardings = place.test_set(test_set) or (None,) * len(test_set)
+    test_set = tuple(place.put(test_set, test_shardings))
+    state = place.state(jax.eval_shape(jax.vmap(init), seeds))
+    params, metrics = (None, None) if state is None else (state.params, place.replicated)
     in_axes = (0,) + (None,) * len(test_set)
     leaves = jax.tree_util.tree_flatten_with_path(jax.eval_shape(model.init, jax.random.key(0)))[0]
     checked = ("loss", *(jax.tree_util.keystr(path) for path, _ in leaves))
-    return _Parts(config, task, model, seeds, jax.jit(jax.vmap(init)),
-                  jax.jit(jax.vmap(train_step), donate_argnums=0), inputs,
-                  jax.jit(jax.vmap(eval_step, in_axes=in_axes)), test_set, checked)
+    return _Parts(config, task, model, seeds, jax.jit(jax.vmap(init), in_shardings=place.seeds(), out_shardings=state),
+                  jax.jit(jax.vmap(train_step), in_shardings=(state, *input_shardings), out_shardings=(state, metrics),
+                          donate_argnums=0), inputs,
+                  jax.jit(jax.vmap(eval_step, in_axes=in_axes), in_shardings=(params, *test_shardings),
+                          out_shardings=metrics), test_set, checked)
 
 
 def _start(parts: _Parts, checkpoints: Checkpoints, workdir: Path, resume: bool, echo) -> tuple[TrainState, int]:
@@ -287,8 +295,9 @@ def _report(parts: _Parts, state: TrainState, workdir: Path, summary: dict, star
     return Result(workdir, state, final, solved_at, table)
 
 
-RESUMABLE = ("train.on_nonfinite",)
-"""The config keys a resumed run may change: they change no saved state, only what comes next."""
+RESUMABLE = ("train.on_nonfinite", "parallel.devices", "parallel.axis")
+"""The config keys a resumed run may change: they change no saved state, only what comes next
+(a checkpoint restores onto any devices)."""
 
 
 def _prepare(workdir: Path, config: Config, resume: bool, echo) -> None:
