@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=_positive_int, default=None, help="networks trained at once (train.seeds)")
     run.add_argument("--workdir", default=None, help="where the run writes (default: runs/NAME-DATE-TIME)")
     run.add_argument("--resume", action="store_true", help="continue the run in --workdir from its last checkpoint")
+    run.add_argument("--process-id", type=int, default=None,
+                     help="this process's index in a multi-host run (parallel.processes); default: from the cluster")
     sample = commands.add_parser("sample", help="generate text from a trained character model")
     sample.add_argument("--workdir", required=True, help="the workdir of a run of the text task")
     sample.add_argument("--length", type=_positive_int, default=400, help="characters to draw (400)")
@@ -127,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
             name = "erg" if args.config is None else Path(args.config).stem
             workdir = args.workdir or train.default_workdir(name)
             print(f"jaxlstm run: {args.config or 'the default experiment'} -> {workdir}", flush=True)
-            train.run(cfg, workdir, resume=args.resume)
+            train.run(cfg, workdir, resume=args.resume, process_id=args.process_id)
         finally:  # a SIGTERM that comes as this runs is caught below
             signal.signal(signal.SIGTERM, previous)
     except (KeyboardInterrupt, _Terminated) as interrupt:  # first: the others need train imported

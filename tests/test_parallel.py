@@ -57,3 +57,42 @@ def test_sizes_that_do_not_divide_are_refused_by_name(found, case, message):
     import re
 
     assert found["errors"][case] is not None and re.search(message, found["errors"][case]), found["errors"][case]
+
+
+def test_two_processes_train_one_model_and_its_checkpoint_restores_in_one(tmp_path):
+    """Two `jaxlstm run` processes joined by jax.distributed on loopback (2 simulated CPU devices
+    each, collectives through gloo) train one data-parallel run; it equals a one-process,
+    one-device run of the same config, and its checkpoint restores in this process."""
+    import socket
+
+    import jax
+
+    from jaxlstm.train import load, run
+    from jaxlstm.train.checkpoint import Checkpoints
+
+    with socket.socket() as free:
+        free.bind(("localhost", 0))
+        port = free.getsockname()[1]
+    config = ["train.steps=40", "train.seeds=2", "train.batch_size=8", "train.log_every=10", "train.checkpoint_every=20",
+              "eval.every=20", "eval.batch_size=32", "model.hidden_size=8"]
+    joined = [*config, "parallel.processes=2", f"parallel.coordinator=localhost:{port}"]
+    argv = [sys.executable, "-m", "jaxlstm", "run", *[p for o in joined for p in ("--set", o)], "--workdir",
+            str(tmp_path / "two")]
+    env = {**os.environ, "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"}
+    processes = [subprocess.Popen([*argv, "--process-id", str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env=env) for i in (0, 1)]
+    outputs = [p.communicate(timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    assert "solved:" in outputs[0][0] and "solved:" not in outputs[1][0]  # process 0 alone reports
+    with jax.numpy_dtype_promotion("standard"):
+        alone = run(load(None, config), tmp_path / "one", progress=False, echo=lambda _: None)
+    checkpoints = Checkpoints(tmp_path / "two" / "checkpoints", 2)
+    try:
+        restored = checkpoints.restore(40, alone.state)
+    finally:
+        checkpoints.close()
+    for a, b in zip(jax.tree.leaves(restored.params), jax.tree.leaves(alone.state.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    summary = json.loads((tmp_path / "two" / "summary.json").read_text())
+    np.testing.assert_allclose(summary["loss"], alone.final["loss"], rtol=1e-4)

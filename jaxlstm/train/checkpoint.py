@@ -23,6 +23,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxlstm.train import parallel
 from jaxlstm.train.report import write_atomic
 
 __all__ = ["CheckpointError", "Checkpoints"]
@@ -60,9 +61,12 @@ class Checkpoints:
         with _signals_held():
             self._manager.save(step, args=args)
             self._manager.wait_until_finished()
-            files = {str(p.relative_to(self._directory / str(step))): _file_record(p)
-                     for p in sorted((self._directory / str(step)).rglob("*")) if p.is_file()}
-            write_atomic(self._directory / str(step) / _FILES, json.dumps(files, indent=1) + "\n")
+            parallel.barrier(f"saved {step}")  # every process's files are written
+            if parallel.primary():
+                files = {str(p.relative_to(self._directory / str(step))): _file_record(p)
+                         for p in sorted((self._directory / str(step)).rglob("*")) if p.is_file()}
+                write_atomic(self._directory / str(step) / _FILES, json.dumps(files, indent=1) + "\n")
+            parallel.barrier(f"listed {step}")
 
     def restore(self, step: int, like):
         """The state saved at ``step``, with the structure, shapes and dtypes of ``like``.
@@ -167,7 +171,7 @@ def _digest(state, *, hashes: bool = True) -> dict:
         if not hashes:
             digest[name] = (shape, dtype)
             continue
-        data = np.ascontiguousarray(jax.device_get(leaf))
+        data = np.ascontiguousarray(parallel.gather(leaf))
         digest[name] = {"shape": list(shape), "dtype": dtype, "sha256": hashlib.sha256(data.tobytes()).hexdigest()}
     return digest
 

@@ -315,15 +315,25 @@ class ParallelConfig:
             batch (and the test set) split across the devices, the gradients summed across them
             once per step; or ``"seeds"``: each device trains its share of the vmapped seeds,
             nothing exchanged.
+        processes: the processes (hosts) of one run: 1, or more, which
+            ``jax.distributed.initialize`` joins before anything else runs; each process is
+            started alike, with its ``--process-id`` (or none, where JAX reads it from the
+            cluster: a TPU pod slice, SLURM, Open MPI). ``devices`` then counts the devices
+            of all of them.
+        coordinator: ``"host:port"`` of process 0, for ``processes`` above 1 (``""``: from the
+            cluster, or the environment variable ``JAX_COORDINATOR_ADDRESS``).
 
-    Both keys may change when a run resumes (a checkpoint restores onto any device count).
+    Every key may change when a run resumes (a checkpoint restores onto any devices).
     """
 
     devices: int = 0
     axis: Literal["batch", "seeds"] = "batch"
+    processes: int = 1
+    coordinator: str = ""
 
     def __post_init__(self):
         _require(self.devices >= 0, "parallel.devices", ">= 0 (0: all devices)", self.devices)
+        _require(self.processes >= 1, "parallel.processes", "a positive integer", self.processes)
 
 
 @dataclasses.dataclass(frozen=True)

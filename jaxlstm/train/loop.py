@@ -68,7 +68,7 @@ class Result:
 
 
 def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: bool | None = None,
-        stop_after: int | None = None, echo: Callable[[str], None] = print) -> Result:
+        stop_after: int | None = None, echo: Callable[[str], None] = print, process_id: int | None = None) -> Result:
     """Train ``config.train.seeds`` networks at once, vmapped over the seed axis.
 
     The parts, in order: :func:`_prepare` the workdir, :func:`_build` what the config
@@ -86,10 +86,16 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
         stop_after: end after this many steps in all (checkpointed), as if interrupted there;
             for resuming later (tests use it).
         echo: where the run's messages go.
+        process_id: this process's index in a run of ``parallel.processes`` processes (None:
+            from the cluster); every process runs ``run`` alike, and process 0 alone writes
+            the run's files and messages (the checkpoints are written by all).
 
     Returns:
         A :class:`Result`.
     """
+    parallel.join(config, process_id)
+    if not parallel.primary():
+        echo, progress = (lambda _: None), False
     started, start_time = provenance.source(), time.perf_counter()
     workdir = Path(workdir)
     _prepare(workdir, config, resume, echo)
@@ -105,6 +111,7 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
         state = _train(parts, state, start, end, checkpoints, workdir / "metrics.jsonl", progress)
     finally:
         checkpoints.close()
+    parallel.barrier("trained")
     summary = {"step": end, "wall_seconds": round(time.perf_counter() - tic, 1)}
     return _report(parts, state, workdir, summary, started, start_time, echo)
 
@@ -183,8 +190,9 @@ def _start(parts: _Parts, checkpoints: Checkpoints, workdir: Path, resume: bool,
     if start:
         state = checkpoints.restore(start, state)
     metrics_path = workdir / "metrics.jsonl"
-    records = [r for r in report.read_metrics(metrics_path) if r["step"] <= start]
-    report.write_atomic(metrics_path, "".join(json.dumps(r) + "\n" for r in records))
+    if parallel.primary():
+        records = [r for r in report.read_metrics(metrics_path) if r["step"] <= start]
+        report.write_atomic(metrics_path, "".join(json.dumps(r) + "\n" for r in records))
     echo(f"resumed {workdir} at step {start} of {parts.config.train.steps}")
     return state, start
 
@@ -217,11 +225,14 @@ def _train(parts: _Parts, state: TrainState, start: int, end: int, checkpoints: 
             if logs:
                 logged = _window_metrics([m for _, m in window])
                 window = []
-                report.append_metrics(metrics_path, {"kind": "train", "step": done, **logged,
-                                                     "seconds": round(time.perf_counter() - tic, 3)})
+                if parallel.primary():
+                    report.append_metrics(metrics_path, {"kind": "train", "step": done, **logged,
+                                                         "seconds": round(time.perf_counter() - tic, 3)})
                 bar.set_postfix(loss=f"{np.mean([v for v in logged['loss'] if v is not None] or [np.nan]):.4f}")
             if evaluates:
-                report.append_metrics(metrics_path, {"kind": "eval", "step": done, **_evaluate(parts, state)})
+                evaluated = _evaluate(parts, state)  # on every process: the test set is split across them
+                if parallel.primary():
+                    report.append_metrics(metrics_path, {"kind": "eval", "step": done, **evaluated})
             if saves:
                 checkpoints.save(done, state)
             bar.update(1)
@@ -277,7 +288,8 @@ def _report(parts: _Parts, state: TrainState, workdir: Path, summary: dict, star
     """The curves, ``summary.json`` and the printed table, from the metrics on disk."""
     config, seeds = parts.config, parts.seeds.tolist()
     records = report.read_metrics(workdir / "metrics.jsonl")
-    report.plot(records, workdir / "curves.png", f"{config.task.name}, {config.train.seeds} seeds")
+    if parallel.primary():
+        report.plot(records, workdir / "curves.png", f"{config.task.name}, {config.train.seeds} seeds")
     evals = [r for r in records if r["kind"] == "eval"]
     final = evals[-1] if evals else _evaluate(parts, state)
     solved_at = [next((r["step"] for r in evals if r["solved"][s]), None) for s in range(config.train.seeds)]
@@ -289,19 +301,21 @@ def _report(parts: _Parts, state: TrainState, workdir: Path, summary: dict, star
                "skipped_updates": np.broadcast_to(skipped, len(seeds)).tolist(),
                **{k: v for k, v in final.items() if k not in ("kind", "step")},
                "provenance": provenance.record(started, time.perf_counter() - start_time)}
-    report.write_atomic(workdir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    if parallel.primary():
+        report.write_atomic(workdir / "summary.json", json.dumps(summary, indent=2) + "\n")
     echo(table)
     echo(f"wrote {workdir / 'metrics.jsonl'}, {workdir / 'curves.png'}, {workdir / 'summary.json'}")
     return Result(workdir, state, final, solved_at, table)
 
 
-RESUMABLE = ("train.on_nonfinite", "parallel.devices", "parallel.axis")
+RESUMABLE = ("train.on_nonfinite", "parallel.devices", "parallel.axis", "parallel.processes", "parallel.coordinator")
 """The config keys a resumed run may change: they change no saved state, only what comes next
 (a checkpoint restores onto any devices)."""
 
 
 def _prepare(workdir: Path, config: Config, resume: bool, echo) -> None:
-    """Check the workdir for a new or a resumed run, and write the resolved config."""
+    """Check the workdir for a new or a resumed run, and write the resolved config (every
+    process checks; process 0 writes, once all have checked)."""
     config_path = workdir / "config.json"
     if resume:
         if not config_path.exists():
@@ -318,7 +332,8 @@ def _prepare(workdir: Path, config: Config, resume: bool, echo) -> None:
                 f"the same config to resume it. They differ in {differ}. Saved: {config_path}. Hint: "
                 "resume with the same config file and --set options, or start a new run in a new workdir."
             )
-        if differences:
+        parallel.barrier("checked")
+        if differences and parallel.primary():
             report.write_atomic(config_path, to_json(config) + "\n")
             echo("resuming with " + "; ".join(f"{key} = {new!r} (was {old!r})" for key, old, new in differences))
         return
@@ -328,8 +343,11 @@ def _prepare(workdir: Path, config: Config, resume: bool, echo) -> None:
             "nothing saved there is lost. Hint: pass --resume to continue that run, or another "
             "--workdir."
         )
-    workdir.mkdir(parents=True, exist_ok=True)
-    report.write_atomic(config_path, to_json(config) + "\n")
+    parallel.barrier("checked")
+    if parallel.primary():
+        workdir.mkdir(parents=True, exist_ok=True)
+        report.write_atomic(config_path, to_json(config) + "\n")
+    parallel.barrier("prepared")
 
 
 def _differences(saved: Config, given: Config) -> list[tuple[str, object, object]]:

@@ -23,7 +23,7 @@ from jax.sharding import PartitionSpec as P
 from jaxlstm.tasks import Batch
 from jaxlstm.train.config import Config, ConfigError
 
-__all__ = ["AXIS", "Placement", "placement"]
+__all__ = ["AXIS", "Placement", "barrier", "gather", "join", "placement", "primary"]
 
 AXIS = "devices"
 """The mesh's one axis."""
@@ -89,6 +89,40 @@ class Placement:
         return jax.tree.map(_global, tree, shardings)
 
 
+def join(config: Config, process_id: int | None = None) -> None:
+    """Join the run's processes with ``jax.distributed.initialize`` when ``parallel.processes``
+    is above 1 (before JAX starts its backend: call it first). On CPUs their collectives go
+    through gloo."""
+    cfg = config.parallel
+    if cfg.processes == 1:
+        return
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=cfg.coordinator or None, num_processes=cfg.processes,
+                               process_id=process_id)
+
+
+def primary() -> bool:
+    """Whether this process writes the run's files (process 0 of a multi-host run)."""
+    return jax.process_index() == 0
+
+
+def barrier(name: str) -> None:
+    """Wait until every process of the run has come here (nothing to wait for alone)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+def gather(a: jax.Array) -> np.ndarray:
+    """The whole of ``a`` as a host array, also where other processes hold parts of it."""
+    if a.is_fully_addressable:
+        return np.asarray(jax.device_get(a))
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+
+
 def _global(a, sharding: NamedSharding) -> jax.Array:
     if isinstance(a, jax.Array):  # already global (a PRNG key): placed whole
         return jax.device_put(a, sharding)
@@ -104,6 +138,11 @@ def placement(config: Config, *, environment: bool) -> Placement:
     """
     cfg, available = config.parallel, len(jax.devices())
     count = cfg.devices or available
+    if jax.process_count() > 1 and count != available:
+        raise ConfigError(
+            f"parallel.devices is {count}, but the {jax.process_count()} processes of this run have "
+            f"{available} devices; expected all of them (0) in a multi-host run. Hint: --set parallel.devices=0."
+        )
     if count > available:
         raise ConfigError(
             f"parallel.devices is {count}, but JAX sees {available} device(s) ({jax.devices()[0].platform}); "
