@@ -27,7 +27,7 @@ from jaxlstm.params import LSTMState, init, initial_state
 from jaxlstm.sequence import lstm
 from jaxlstm.variant import Variant
 
-__all__ = ["Case", "CASES", "compile_times", "memory", "run", "speed_table", "stream"]
+__all__ = ["Case", "CASES", "compile_times", "memory", "run", "scaling", "scaling_table", "speed_table", "stream"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -330,6 +330,68 @@ def memory(case: Case = Case(32, 1000, 512, 512), remats=(False, "step", "sqrt")
     return out
 
 
+SCALING_CASE = Case(0, 100, 64, 256)
+"""The scaling table's case; its batch is each column's."""
+
+
+def scaling(case: Case = SCALING_CASE, batches=(64, 256), *, rounds: int = 3,
+            min_seconds: float = 0.2) -> dict:
+    """Data parallelism: seconds per forward+backward of ``case`` (``jaxlstm.lstm``, ``auto``)
+    at each global batch, on 1, 2, 4, ... of the visible devices, with the params replicated
+    and the batch split across the devices (as ``parallel.axis = "batch"`` trains), timed in
+    interleaved rounds; and each one's loss, which must not depend on the devices.
+
+    Returns ``{"case", "devices": [...], "batches": [...], "seconds": {batch: [per device count]},
+    "loss": {batch: [...]}, "simulated": bool}``. Simulated CPU devices
+    (``--xla_force_host_platform_device_count``) share the same cores: there the table is a
+    correctness run, not a measure of scaling."""
+    from jax.sharding import Mesh, NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    counts = [2**k for k in range(int(math.log2(jax.device_count())) + 1)]
+    params = init(jax.random.key(0), case.input_size, case.hidden_size)
+    loss = lambda p, x: jnp.mean(jnp.square(lstm(p, x)[0]))
+    made, losses = {}, {}
+    for batch in batches:
+        xs = _inputs(dataclasses.replace(case, batch=batch))
+        for count in counts:
+            if batch % count:
+                continue
+            mesh = Mesh(np.array(jax.devices()[:count]), ("devices",))
+            x = jax.device_put(xs, NamedSharding(mesh, P(None, "devices")))
+            p = jax.device_put(params, NamedSharding(mesh, P()))
+            f = jax.jit(jax.value_and_grad(loss))
+            losses[batch, count] = float(f(p, x)[0])
+            made[batch, count] = lambda f=f, p=p, x=x: jax.block_until_ready(f(p, x))
+    times = {key: [] for key in made}
+    for _ in range(rounds):
+        for key, f in made.items():
+            times[key].append(_time(f, min_seconds))
+    simulated = jax.default_backend() == "cpu" and jax.device_count() > 1
+    return {"case": {"steps": case.steps, "input_size": case.input_size, "hidden_size": case.hidden_size},
+            "devices": counts, "batches": list(batches), "simulated": simulated,
+            "seconds": {b: [statistics.median(times[b, c]) if (b, c) in times else None for c in counts]
+                        for b in batches},
+            "loss": {b: [losses.get((b, c)) for c in counts] for b in batches}}
+
+
+def scaling_table(result: dict) -> str:
+    """The scaling result as Markdown: ms per step, and the speed-up over one device."""
+    case = result["case"]
+    lines = [f"data parallel, {case['steps']} steps, I {case['input_size']}, H {case['hidden_size']}"
+             + (" (simulated CPU devices share the same cores: a correctness run, not a measure of scaling)"
+                if result["simulated"] else ""),
+             "| devices | " + " | ".join(f"batch {b}: ms (speed-up)" for b in result["batches"]) + " |",
+             "|---|" + "---|" * len(result["batches"])]
+    for i, count in enumerate(result["devices"]):
+        cells = []
+        for b in result["batches"]:
+            t, base = result["seconds"][b][i], result["seconds"][b][0]
+            cells.append("-" if t is None else f"{t * 1e3:.2f} ({base / t:.2f}x)")
+        lines.append(f"| {count} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(cases=CASES, *, rounds: int = 5, min_seconds: float = 0.2, impls=("auto",),
          json_path: str | None = None, progress=print) -> dict:
     """Run every benchmark; print the tables, and write JSON if asked. Returns the results."""
@@ -356,6 +418,9 @@ def main(cases=CASES, *, rounds: int = 5, min_seconds: float = 0.2, impls=("auto
     progress(f"acting step by step ({STREAM_CASE.name}, proj 32), us per step: "
              + ", ".join(f"{k} {v * 1e6:.1f}" for k, v in per_step.items())
              + f"; lstm_step loop / T=1 lstm: {per_step['lstm_step loop'] / per_step['T=1 lstm']:.2f}")
+    if jax.device_count() > 1:
+        report["scaling"] = scaling(rounds=rounds, min_seconds=min_seconds)
+        progress(scaling_table(report["scaling"]))
     if json_path:
         with open(json_path, "w") as f:
             json.dump(report, f, indent=1)

@@ -71,6 +71,10 @@ def main() -> dict:
             except ConfigError as error:
                 errors[name] = str(error)
         out["errors"] = errors
+    from jaxlstm import bench
+
+    scaled = bench.scaling(bench.Case(0, 5, 3, 8), batches=(8, 6), rounds=1, min_seconds=0.0)
+    out["scaling"] = {"result": scaled, "table": bench.scaling_table(scaled)}
     return out
 
 

@@ -45,6 +45,15 @@ def test_the_gradient_all_reduce_is_outside_the_time_loop(found):
     assert found["collectives_reference"][0] > 0
 
 
+def test_bench_scaling_is_a_correctness_run_on_simulated_devices(found):
+    result, table = found["scaling"]["result"], found["scaling"]["table"]
+    assert result["devices"] == [1, 2, 4] and result["simulated"]
+    assert all(t > 0 for t in result["seconds"]["8"]) and result["seconds"]["6"][2] is None  # 6 does not split in 4
+    np.testing.assert_allclose(result["loss"]["8"], result["loss"]["8"][0], rtol=1e-5)  # any devices, one loss
+    assert "a correctness run, not a measure of scaling" in table and table.count("\n| ") == 4  # header, 3 rows
+    assert table.startswith("data parallel, 5 steps, I 3, H 8")
+
+
 @pytest.mark.parametrize(("case", "message"), [
     ("too_many", r"^parallel\.devices is 8, but JAX sees 4 device\(s\) \(cpu\); expected at most that many\. Hint"),
     ("batch", r"^train\.batch_size is 6, which does not divide by the 4 devices of parallel\.devices; expected a "
