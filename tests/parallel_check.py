@@ -56,6 +56,12 @@ def main() -> dict:
         run(load(None, base + ["parallel.devices=4"]), workdir / "moved", progress=False, echo=quiet, stop_after=100)
         moved = run(load(None, base + ["parallel.devices=1"]), workdir / "moved", resume=True, progress=False, echo=quiet)
         out["moved"] = {"test_loss": moved.final["loss"]}
+        ppo = ["task.name=tmaze", "task.length=4", "train.steps=6", "train.seeds=4", "train.log_every=3",
+               "train.checkpoint_every=3", "eval.every=3", "eval.batch_size=8", "ppo.num_envs=8", "ppo.rollout=16",
+               "ppo.minibatches=2", "ppo.epochs=1", "model.hidden_size=8"]
+        agents = [run(load(None, ppo + extra), workdir / f"ppo{i}", progress=False, echo=quiet).state.params
+                  for i, extra in enumerate([["parallel.devices=1"], ["parallel.devices=4", "parallel.axis=seeds"]])]
+        out["ppo_seeds"] = max(float(abs(a - b).max()) for a, b in zip(*map(jax.tree.leaves, agents)))
         for impl in ("auto", "reference"):
             parts = _build(load(None, base + ["parallel.devices=4", f"model.impl={impl}"]))
             state = parts.init(parts.seeds)

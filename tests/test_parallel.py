@@ -32,6 +32,11 @@ def test_four_devices_end_with_the_losses_of_one(found, axis):
     assert found["one"]["spec"] == "None"  # one device: no mesh
 
 
+def test_ppo_trains_seed_parallel(found):
+    """The T-maze's PPO, its seeds split over 4 devices, ends with the params of one device."""
+    assert found["ppo_seeds"] < 1e-5
+
+
 def test_a_checkpoint_of_four_devices_resumes_on_one(found):
     np.testing.assert_allclose(found["moved"]["test_loss"], found["one"]["test_loss"], rtol=1e-4)
 
