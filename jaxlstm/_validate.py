@@ -323,7 +323,7 @@ def check_seq_lengths(xs: Array, seq_lengths: object) -> Array:
     except jax.errors.TracerArrayConversionError:
         # traced under jit: the values are unknown until run time. Clipped to [0, T] (which
         # they act as) before the cast, so that no wide value wraps around into the range.
-        top = min(T, int(jnp.iinfo(seq_lengths.dtype).max))
+        top = min(T, int(jnp.iinfo(seq_lengths.dtype).max)) if isinstance(T, int) else T  # T: symbolic
         return jnp.clip(seq_lengths, 0, top).astype(jnp.int32)
     if values.size and (values.min() < 0 or values.max() > T):
         raise ValueError(
@@ -415,8 +415,10 @@ def check_options(
     unroll: int | bool,
     remat: object,
     impl: object,
+    steps: object,
 ) -> tuple[str, str]:
-    """Check the options of ``lstm``; returns ``remat`` as "none", "step" or "sqrt", and ``impl``."""
+    """Check the options of ``lstm`` for ``steps`` (T: an int, or symbolic under
+    ``jax.export``); returns ``remat`` as "none", "step" or "sqrt", and ``impl``."""
     if not isinstance(reverse, (bool, np.bool_)):
         raise TypeError(
             f"reverse must be a Python bool (static: it selects the computation); got {reverse!r}."
@@ -451,6 +453,12 @@ def check_options(
             "state of every step, 'sqrt' only at the start of about sqrt(T) chunks."
         )
     remats = {False: "none", True: "step", "step": "step", "sqrt": "sqrt"}
+    if remat == "sqrt" and not isinstance(steps, int):
+        raise ValueError(
+            f"remat='sqrt' needs a static number of steps, to size its chunks; got a symbolic T "
+            f"({steps}, as jax.export's symbolic shapes make). Hint: remat='step' saves memory with "
+            "any T, or export with a fixed T."
+        )
     if not isinstance(impl, str) or impl not in IMPLS:
         raise ValueError(f"impl must be one of {IMPLS}; got {impl!r}. Hint: 'auto' picks the fastest measured.")
     return remats[remat], impl

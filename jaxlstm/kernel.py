@@ -594,8 +594,11 @@ def auto_impl(xs_shape: tuple[int, ...], cell: CellParams, itemsize: int) -> Imp
 
     Measured on CPU only (experiments/benchmarks.md); other backends use the same rule until
     ``experiments/gpu_check.sh`` has measured them. Variants other than the vanilla cell take
-    the fused path: their gate math would run on column slices of the hoisted buffer.
+    the fused path: their gate math would run on column slices of the hoisted buffer. So does
+    a symbolic shape (``jax.export``), whose buffer size is not known: fused needs no buffer.
     """
+    if not all(isinstance(d, int) for d in xs_shape):
+        return "fused"
     buffer = math.prod(xs_shape[:-1]) * cell.b.shape[-1] * itemsize
     hoist = cell.variant.is_vanilla and buffer <= _HOIST_MAX_BYTES
     return "hoisted" if hoist else "fused"

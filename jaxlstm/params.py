@@ -11,6 +11,7 @@ layers and directions is an :class:`LSTMParams`. Both are plain pytrees: ``jax.g
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -460,3 +461,30 @@ def param_count(input_size: int, hidden_size: int, **init_kwargs) -> int:
     """
     shapes = jax.eval_shape(lambda key: init(key, input_size, hidden_size, **init_kwargs), jax.random.key(0))
     return sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(shapes))
+
+
+def _serialize_cell(aux: tuple) -> bytes:
+    """A cell's static part, its :class:`Variant`, as JSON for ``jax.export`` (which then
+    serializes functions that take or return params)."""
+    (variant,) = aux
+    fields = dataclasses.asdict(variant)
+    custom = [name for name, value in fields.items() if callable(value)]
+    if custom:
+        raise TypeError(
+            f"a Variant with a custom {custom[0]} ({fields[custom[0]]!r}) cannot be serialized by "
+            "jax.export, which stores only data; expected an activation named in "
+            "jaxlstm.variant.ACTIVATIONS. Hint: export a function that closes over such params "
+            "instead of taking them as an argument."
+        )
+    return json.dumps(fields, sort_keys=True).encode()
+
+
+def _deserialize_cell(data: bytes) -> tuple:
+    return (Variant(**json.loads(data)),)
+
+
+jax.export.register_namedtuple_serialization(LSTMState, serialized_name="jaxlstm.LSTMState")
+jax.export.register_pytree_node_serialization(CellParams, serialized_name="jaxlstm.CellParams",
+                                              serialize_auxdata=_serialize_cell, deserialize_auxdata=_deserialize_cell)
+jax.export.register_pytree_node_serialization(LSTMParams, serialized_name="jaxlstm.LSTMParams",
+                                              serialize_auxdata=lambda aux: b"", deserialize_auxdata=lambda data: ())

@@ -130,7 +130,8 @@ def lstm(
     """
     params = _validate.as_stack(params)
     xs = _validate.check_xs(params, xs)
-    remat, impl = _validate.check_options(params, reverse, dropout, key, deterministic, unroll, remat, impl)
+    remat, impl = _validate.check_options(params, reverse, dropout, key, deterministic, unroll, remat, impl,
+                                          xs.shape[0])
     zoneout_c, zoneout_h = _validate.check_noise(recurrent_dropout, zoneout, key, deterministic)
     if deterministic:
         dropout = recurrent_dropout = 0.0
