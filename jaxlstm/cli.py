@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="continue the run in --workdir from its last checkpoint")
     run.add_argument("--process-id", type=int, default=None,
                      help="this process's index in a multi-host run (parallel.processes); default: from the cluster")
+    export = commands.add_parser("export", help="write a trained run's network as an ONNX model")
+    export.add_argument("--workdir", required=True, help="the workdir of a run")
+    export.add_argument("--output", default=None, help="the .onnx file (default: WORKDIR/model.onnx)")
+    export.add_argument("--seed", type=int, default=None, help="which of the run's seeds (default: its first)")
     sample = commands.add_parser("sample", help="generate text from a trained character model")
     sample.add_argument("--workdir", required=True, help="the workdir of a run of the text task")
     sample.add_argument("--length", type=_positive_int, default=400, help="characters to draw (400)")
@@ -90,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    impls=tuple(args.impls.split(",")), json_path=args.json)
     elif args.command == "run":
         return _run(args)
+    elif args.command == "export":
+        return _export(args)
     elif args.command == "sample":
         from jaxlstm.train.sample import sample_text
 
@@ -99,6 +105,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ValueError, FileNotFoundError) as error:
             print(f"jaxlstm sample: error: {error}", file=sys.stderr)
             return 2
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from jaxlstm.train.export import onnx_of_run
+
+    output = Path(args.output or Path(args.workdir) / "model.onnx")
+    try:
+        model = onnx_of_run(args.workdir, seed=args.seed)
+    except (ValueError, FileNotFoundError, ImportError) as error:
+        print(f"jaxlstm export: error: {error}", file=sys.stderr)
+        return 2
+    output.write_bytes(model.SerializeToString())
+    print(f"jaxlstm export: wrote {output} (inputs X, sequence_lens, initial_h, initial_c; outputs Y, Y_h, Y_c, logits)")
     return 0
 
 

@@ -1,0 +1,41 @@
+"""A finished or stopped run's trained params, read back from its workdir (for sampling and
+exporting)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+from jaxlstm.train.checkpoint import Checkpoints
+from jaxlstm.train.config import from_json
+from jaxlstm.train.model import Model
+from jaxlstm.train.step import init_state, make_optimizer
+
+__all__ = ["load_params"]
+
+
+def load_params(workdir: str | Path):
+    """``(config, model, params)`` of the newest checkpoint of the run in ``workdir``, every
+    seed's params stacked on a leading axis."""
+    workdir = Path(workdir)
+    config_path = workdir / "config.json"
+    if not config_path.exists():
+        raise FileNotFoundError(
+            f"workdir {workdir} has no config.json; expected the workdir of a `jaxlstm run`. "
+            "Hint: pass the directory the run printed at its end."
+        )
+    config = from_json(config_path.read_text(), str(config_path))
+    model = Model.for_task(config.model, config.task.make())
+    optimizer = make_optimizer(config.optim, config.train.steps)
+    seeds = jnp.arange(config.train.seed, config.train.seed + config.train.seeds, dtype=jnp.int32)
+    like = jax.eval_shape(jax.vmap(lambda s: init_state(s, model, optimizer, config.train.batch_size)), seeds)
+    checkpoints = Checkpoints(workdir / "checkpoints", config.train.keep_checkpoints)
+    try:
+        step = checkpoints.latest_step()
+        if step is None:
+            raise FileNotFoundError(f"workdir {workdir} has no checkpoint yet; expected a run that took a step.")
+        return config, model, checkpoints.restore(step, like).params
+    finally:
+        checkpoints.close()
