@@ -14,9 +14,12 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def found():
+def found(tmp_path_factory):
+    # A compilation cache of its own: its runs compile many of the same programs again.
     env = {**os.environ, "JAX_PLATFORMS": "cpu",
-           "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"}
+           "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4",
+           "JAX_COMPILATION_CACHE_DIR": str(tmp_path_factory.mktemp("cache")),
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
     done = subprocess.run([sys.executable, str(Path(__file__).with_name("parallel_check.py"))],
                           capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr
