@@ -6,8 +6,8 @@ the checkpoints are next opened); the newest ``keep`` are kept. No pickle: array
 OCDBT/zarr, and beside them a JSON digest (each array's shape, dtype and SHA-256) and, once
 complete, a list of the checkpoint's files with their sizes and SHA-256. Restoring checks the
 files against the list, the saved shapes and dtypes against a state of the same structure
-(which it fills), and the restored arrays against the digest, so that a damaged checkpoint, or
-one of another model, is refused with what is wrong, never loaded.
+(which it fills), and, where the list is missing, the restored arrays against the digest, so
+that a damaged checkpoint, or one of another model, is refused with what is wrong, never loaded.
 """
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ class Checkpoints:
             self._manager.wait_until_finished()
             parallel.barrier(f"saved {step}")  # every process's files are written
             if parallel.primary():
-                files = {str(p.relative_to(self._directory / str(step))): _file_record(p)
-                         for p in sorted((self._directory / str(step)).rglob("*")) if p.is_file()}
-                write_atomic(self._directory / str(step) / _FILES, json.dumps(files, indent=1) + "\n")
+                where = self._directory / str(step)
+                files = {str(p.relative_to(where)): _file_record(p) for p in sorted(where.rglob("*")) if p.is_file()}
+                write_atomic(where / _FILES, json.dumps(files, indent=1) + "\n")
             parallel.barrier(f"listed {step}")
 
     def restore(self, step: int, like):
@@ -78,7 +78,7 @@ class Checkpoints:
         where = f"checkpoint step {step} in {self._directory / str(step)}"
         hint = (f"Hint: move {self._directory / str(step)} out of the checkpoints directory to resume from the "
                 "checkpoint before it, or start a new run in a new workdir.")
-        self._check_files(step, where, hint)
+        files_checked = self._check_files(step, where, hint)
         digest = self._read(step, ocp.args.Composite(digest=ocp.args.JsonRestore()), where, hint)["digest"]
         expected = _digest(like, hashes=False)
         if not isinstance(digest, dict) or set(digest) != set(expected):
@@ -92,20 +92,22 @@ class Checkpoints:
                     f"{digest[name]['dtype']} there; expected shape {shape} and dtype {dtype} for the config in "
                     f"config.json. {hint}")
         state = self._read(step, ocp.args.Composite(state=ocp.args.StandardRestore(like)), where, hint)["state"]
+        if files_checked:  # every byte was as written: the arrays are too
+            return state
         for name, record in _digest(state).items():
             if record["sha256"] != digest[name]["sha256"]:
                 raise CheckpointError(f"{where} is damaged: the array {name} read from it differs from the one "
                                       f"saved (its SHA-256 does not match the digest). {hint}")
         return state
 
-    def _check_files(self, step: int, where: str, hint: str) -> None:
+    def _check_files(self, step: int, where: str, hint: str) -> bool:
         """Every file the checkpoint had when written, with its size and SHA-256, before orbax
         reads any (a read of a truncated file fails inside tensorstore, whose pending reads
-        then print tracebacks). A checkpoint whose list was not written yet (killed just
-        after orbax completed it) is read as it is; the digest still checks its arrays."""
+        then print tracebacks); False for a checkpoint whose list was not written yet (killed
+        just after orbax completed it), which is read as it is, the digest checking its arrays."""
         listing = self._directory / str(step) / _FILES
         if not listing.exists():
-            return
+            return False
         try:
             files = json.loads(listing.read_text())
         except ValueError as error:
@@ -118,6 +120,7 @@ class Checkpoints:
                     f"has {found['size']} bytes, expected {record['size']}" if found["size"] != record["size"]
                     else "differs from the file written (its SHA-256 does not match)")
                 raise CheckpointError(f"{where} is damaged: its file {name} {what}. {hint}")
+        return True
 
     def _read(self, step: int, args, where: str, hint: str):
         try:

@@ -33,8 +33,8 @@ AXIS = "devices"
 class Placement:
     """The mesh of a run (None: one device) and what is split along it.
 
-    Every method returns shardings as pytrees matching its argument, or None on one device
-    (where ``jax.jit`` places everything on the default device, as without a mesh).
+    Every method returns shardings as pytrees of what it describes, or None in their place on
+    one device (where ``jax.jit`` places everything on the default device, as without a mesh).
     """
 
     mesh: Mesh | None
@@ -61,12 +61,13 @@ class Placement:
     def seeds(self):
         return None if self.mesh is None else (self._split(AXIS) if self.axis == "seeds" else self.replicated)
 
-    def train_inputs(self, inputs: tuple):
+    def train_inputs(self) -> tuple:
         """A supervised train step's ``(batch, resets)``, stacked ``(seeds, T, B, ...)``."""
         if self.mesh is None:
-            return None
+            return (None, None)
         if self.axis == "seeds":
-            return jax.tree.map(lambda _: self._split(AXIS), inputs)
+            seeds = self._split(AXIS)
+            return (Batch(seeds, seeds, seeds, seeds), seeds)
         steps = self._split(None, None, AXIS)
         return (Batch(steps, steps, steps, self._split(None, AXIS)), steps)
 
@@ -74,7 +75,7 @@ class Placement:
         """The test set, ``(batch, resets)`` of ``(T, B, ...)`` (shared by every seed) or an
         environment's ``(key,)``: split along the batch for data parallelism, else replicated."""
         if self.mesh is None:
-            return None
+            return (None,) * len(test_set)
         if self.axis == "seeds" or not isinstance(test_set[0], Batch):
             return jax.tree.map(lambda _: self.replicated, test_set)
         steps = self._split(None, AXIS)
