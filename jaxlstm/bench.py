@@ -27,7 +27,7 @@ from jaxlstm.params import LSTMState, init, initial_state
 from jaxlstm.sequence import lstm
 from jaxlstm.variant import Variant
 
-__all__ = ["Case", "CASES", "compile_times", "memory", "run", "scaling", "scaling_table", "speed_table", "stream"]
+__all__ = ["Case", "CASES", "compile_times", "ensemble", "memory", "run", "scaling", "scaling_table", "speed_table", "stream"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,12 +81,12 @@ def _resets(case: Case) -> np.ndarray:
     return (steps - rows) % _RESET_EVERY == 0
 
 
-def _jaxlstm(case: Case, backward: bool, impl: str, with_resets: bool = False) -> Timed:
+def _jaxlstm(case: Case, backward: bool, impl: str, with_resets: bool = False, matmul_dtype=None) -> Timed:
     params = init(jax.random.key(0), case.input_size, case.hidden_size,
                   num_layers=case.num_layers, bidirectional=case.bidirectional)
     xs = jnp.asarray(_inputs(case))
     resets = jnp.asarray(_resets(case)) if with_resets else None
-    apply = lambda p, x: lstm(p, x, resets=resets, impl=impl)[0]
+    apply = lambda p, x: lstm(p, x, resets=resets, impl=impl, matmul_dtype=matmul_dtype)[0]
     if backward:
         f = jax.jit(jax.grad(lambda p, x: jnp.sum(apply(p, x)), argnums=(0, 1)))
     else:
@@ -184,9 +184,12 @@ def _torch_available() -> bool:
     return True
 
 
-def contenders(case: Case, backward: bool, impls: tuple[str, ...] = ("auto",)) -> dict[str, Timed]:
-    """Name -> a function running one forward (and backward) pass, compiled and warmed up."""
+def contenders(case: Case, backward: bool, impls: tuple[str, ...] = ("auto",), bf16: bool = False) -> dict[str, Timed]:
+    """Name -> a function running one forward (and backward) pass, compiled and warmed up;
+    ``bf16`` adds ``jaxlstm auto`` with ``matmul_dtype=jnp.bfloat16``."""
     made = {f"jaxlstm {impl}": _jaxlstm(case, backward, impl) for impl in impls}
+    if bf16:
+        made["jaxlstm auto bf16"] = _jaxlstm(case, backward, "auto", matmul_dtype=jnp.bfloat16)
     made["jaxlstm auto resets"] = _jaxlstm(case, backward, "auto", with_resets=True)
     if case.single_layer:
         made["floor"] = _floor(case, backward)
@@ -214,15 +217,47 @@ def _time(f: Timed, min_seconds: float) -> float:
 
 
 def run(case: Case, backward: bool, *, rounds: int = 5, min_seconds: float = 0.2,
-        impls: tuple[str, ...] = ("auto",)) -> dict[str, float]:
+        impls: tuple[str, ...] = ("auto",), bf16: bool = False) -> dict[str, float]:
     """Median seconds per call of every contender, timed in interleaved rounds."""
-    made = contenders(case, backward, impls)
+    return _interleaved(contenders(case, backward, impls, bf16), rounds, min_seconds)
+
+
+def _interleaved(made: dict[str, Timed], rounds: int, min_seconds: float, per: int = 1) -> dict[str, float]:
+    """Median seconds per call (divided by ``per``) of each function, timed in interleaved rounds."""
     times: dict[str, list[float]] = {name: [] for name in made}
     for _ in range(rounds):
         for name, f in made.items():
             time.sleep(0.05)  # let the previous contender's spinning worker threads go idle
-            times[name].append(_time(f, min_seconds))
+            times[name].append(_time(f, min_seconds) / per)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+ENSEMBLE_CASE = Case(32, 100, 16, 64)
+
+
+def ensemble(case: Case = ENSEMBLE_CASE, networks: int = 32, *, rounds: int = 5,
+             min_seconds: float = 0.2) -> dict[str, float]:
+    """Seconds per forward+backward pass of ``networks`` independent small LSTMs, each with its
+    own weights and batch (an ensemble, or one experiment's seeds trained at once):
+    ``jaxlstm vmap`` maps ``lstm`` over the stacked params in one program; ``jaxlstm cudnn
+    map`` (on a GPU) runs cuDNN once per network inside one program (``jax.lax.map``: its kernel
+    does not batch over weights); ``torch loop`` runs one ``torch.nn.LSTM`` per network."""
+    keys = jax.random.split(jax.random.key(0), networks)
+    params = jax.vmap(lambda k: init(k, case.input_size, case.hidden_size))(keys)
+    xs = jnp.asarray(np.stack([_inputs(case, seed) for seed in range(networks)]))
+    grad = jax.grad(lambda p, x, impl: jnp.sum(lstm(p, x, impl=impl)[0]), argnums=(0, 1))
+    vmapped = jax.jit(jax.vmap(lambda p, x: grad(p, x, "auto")))
+    made = {"jaxlstm vmap": lambda: jax.block_until_ready(vmapped(params, xs))}
+    if jax.default_backend() == "gpu":
+        mapped = jax.jit(lambda p, x: jax.lax.map(lambda px: grad(*px, "cudnn"), (p, x)))
+        made["jaxlstm cudnn map"] = lambda: jax.block_until_ready(mapped(params, xs))
+    if _torch_available():
+        passes = [_torch(case, backward=True) for _ in range(networks)]
+        made["torch loop"] = lambda: [f() for f in passes]
+    for f in made.values():
+        f()
+        f()
+    return _interleaved(made, rounds, min_seconds)
 
 
 def speed_table(results: list[dict]) -> str:
@@ -286,12 +321,7 @@ def stream(case: Case = STREAM_CASE, proj_size: int | None = 32, *, rounds: int 
         f = jax.jit(lambda s, x, r, body=body: jax.lax.scan(body, s, (x, r)))
         made[name] = lambda f=f: jax.block_until_ready(f(state, xs, starts))
         made[name]()
-    times: dict[str, list[float]] = {name: [] for name in made}
-    for _ in range(rounds):
-        for name, f in made.items():
-            time.sleep(0.05)
-            times[name].append(_time(f, min_seconds) / case.steps)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return _interleaved(made, rounds, min_seconds, per=case.steps)
 
 
 def compile_times(steps=(10, 100, 1000, 10000), case: Case = Case(32, 0, 64, 128)) -> dict[int, float]:
@@ -392,13 +422,14 @@ def scaling_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(cases=CASES, *, rounds: int = 5, min_seconds: float = 0.2, impls=("auto",),
-         json_path: str | None = None, progress=print) -> dict:
-    """Run every benchmark; print the tables, and write JSON if asked. Returns the results."""
+def main(cases=CASES, *, rounds: int = 5, min_seconds: float = 0.2, impls=("auto",), bf16: bool = False,
+         networks: int = 0, json_path: str | None = None, progress=print) -> dict:
+    """Run every benchmark (the ensemble of ``networks`` LSTMs too, if not 0); print the tables,
+    and write JSON if asked. Returns the results."""
     results = []
     for case in cases:
         for backward in (False, True):
-            seconds = run(case, backward, rounds=rounds, min_seconds=min_seconds, impls=impls)
+            seconds = run(case, backward, rounds=rounds, min_seconds=min_seconds, impls=impls, bf16=bf16)
             mode = "forward+backward" if backward else "forward"
             results.append({"case": case.name, **dataclasses.asdict(case), "mode": mode, "seconds": seconds})
             progress(f"{case.name} {mode}: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in seconds.items()))
@@ -418,6 +449,11 @@ def main(cases=CASES, *, rounds: int = 5, min_seconds: float = 0.2, impls=("auto
     progress(f"acting step by step ({STREAM_CASE.name}, proj 32), us per step: "
              + ", ".join(f"{k} {v * 1e6:.1f}" for k, v in per_step.items())
              + f"; lstm_step loop / T=1 lstm: {per_step['lstm_step loop'] / per_step['T=1 lstm']:.2f}")
+    if networks:
+        report["ensemble"] = {"case": ENSEMBLE_CASE.name, "networks": networks,
+                              "seconds": ensemble(networks=networks, rounds=rounds, min_seconds=min_seconds)}
+        progress(f"ensemble of {networks} LSTMs {ENSEMBLE_CASE.name}, forward+backward ms: "
+                 + ", ".join(f"{k} {v * 1e3:.2f}" for k, v in report["ensemble"]["seconds"].items()))
     if jax.device_count() > 1:
         report["scaling"] = scaling(rounds=rounds, min_seconds=min_seconds)
         progress(scaling_table(report["scaling"]))

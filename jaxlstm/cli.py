@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="least time per contender per round (0.2)")
     bench.add_argument("--impls", default="auto",
                        help="comma-separated jaxlstm impls to time, e.g. auto,reference,fused")
+    bench.add_argument("--bf16", action="store_true", help="also time jaxlstm auto with bfloat16 matmuls")
+    bench.add_argument("--ensemble", type=int, default=0, metavar="N",
+                       help="also time N small LSTMs at once (vmap) against one call per network (default 0: off)")
     bench.add_argument("--json", default=None, metavar="PATH", help="also write the results here")
     run = commands.add_parser(
         "run", help="train an experiment config (no CONFIG: the default, embedded Reber)"
@@ -91,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         cases = bench.CASES if args.cases is None else [bench.CASES[i] for i in args.cases]
         bench.main(cases, rounds=args.rounds, min_seconds=args.min_seconds,
-                   impls=tuple(args.impls.split(",")), json_path=args.json)
+                   impls=tuple(args.impls.split(",")), bf16=args.bf16, networks=args.ensemble,
+                   json_path=args.json)
     elif args.command == "run":
         return _run(args)
     elif args.command == "export":

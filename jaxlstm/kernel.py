@@ -589,15 +589,19 @@ def _sqrt_backward(config, cell, xs, mask, resets, init, noise, boundaries, dys,
 _HOIST_MAX_BYTES = 8 * 2**20
 
 
-def auto_impl(xs_shape: tuple[int, ...], cell: CellParams, itemsize: int) -> Impl:
-    """The implementation ``impl="auto"`` picks for time-major inputs of this shape.
+def auto_impl(xs_shape: tuple[int, ...], cell: CellParams, itemsize: int, backend: str = "cpu") -> Impl:
+    """The implementation ``impl="auto"`` picks for time-major inputs of this shape on ``backend``
+    (``jax.default_backend()`` at trace time).
 
-    Measured on CPU only (experiments/benchmarks.md); other backends use the same rule until
-    ``experiments/gpu_check.sh`` has measured them. Variants other than the vanilla cell take
-    the fused path: their gate math would run on column slices of the hoisted buffer. So does
-    a symbolic shape (``jax.export``), whose buffer size is not known: fused needs no buffer.
+    On CPU, from the measurements of experiments/benchmarks.md: ``"hoisted"`` for the vanilla
+    cell while the ``(T, *batch, 4H)`` buffer of input projections is at most 8 MiB, else
+    ``"fused"``. Variants other than the vanilla cell take the fused path (their gate math would
+    run on column slices of the hoisted buffer), and so does a symbolic shape (``jax.export``),
+    whose buffer size is not known: fused needs no buffer. On every other backend ``"fused"``, a
+    fixed choice: on TPU the fused scan, and on GPU too until ``experiments/gpu_check.sh`` has
+    measured one (``"cudnn"`` is never picked: it does not vmap and rounds differently).
     """
-    if not all(isinstance(d, int) for d in xs_shape):
+    if backend != "cpu" or not all(isinstance(d, int) for d in xs_shape):
         return "fused"
     buffer = math.prod(xs_shape[:-1]) * cell.b.shape[-1] * itemsize
     hoist = cell.variant.is_vanilla and buffer <= _HOIST_MAX_BYTES

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxlstm import _validate, kernel
+from jaxlstm import _validate, cudnn, kernel
 from jaxlstm.cell import Matmul
 from jaxlstm.options import Impl, Remat
 from jaxlstm.params import CellParams, LSTMParams, LSTMState, initial_state
@@ -100,11 +100,16 @@ def lstm(
         impl: how the loop is computed; every choice gives the same values and gradients.
             ``"reference"`` is ``jax.lax.scan`` of :func:`jaxlstm.lstm_step` under autodiff;
             ``"fused"`` runs the same step with a hand-written backward pass; ``"hoisted"``
-            computes ``x @ W + b`` for all steps before the loop. ``"auto"`` picks
-            ``"hoisted"`` for the vanilla cell when the ``(T, *batch, 4H)`` buffer of input
-            projections is at most 8 MiB, else ``"fused"``: the fastest on CPU as measured in
-            ``experiments/benchmarks.md``. It applies the same rule on every backend (no GPU
-            or TPU has been measured yet).
+            computes ``x @ W + b`` for all steps before the loop; ``"cudnn"`` runs cuDNN's
+            fused LSTM (``jax.experimental.rnn``) on a CUDA GPU, for the standard float32 cell
+            without resets, noise, ``remat`` or ``unroll`` (refused otherwise, with the impl to
+            use), and neither vmaps nor has a forward-mode derivative (see
+            :mod:`jaxlstm.cudnn`). ``"auto"`` picks, on CPU, ``"hoisted"`` for the vanilla
+            cell when the ``(T, *batch, 4H)`` buffer of input projections is at most 8 MiB,
+            else ``"fused"``: the fastest as measured in ``experiments/benchmarks.md``; on
+            other backends (by ``jax.default_backend()`` at trace time) and for symbolic
+            shapes, ``"fused"``: no GPU or TPU has been measured yet (see
+            :func:`jaxlstm.kernel.auto_impl`).
         matmul_dtype: None (the params' dtype), or a lower precision such as ``jnp.bfloat16``
             for the operands of every matmul, forward and backward, accumulated in the params'
             dtype; the state, the gate arithmetic and the gradients stay in the params' dtype.
@@ -137,13 +142,16 @@ def lstm(
         dropout = recurrent_dropout = 0.0
     how = Matmul(*_validate.check_matmul(matmul_dtype, precision))
     if impl == "auto":
-        impl = kernel.auto_impl(xs.shape, params.layers[0][0], xs.dtype.itemsize)
+        impl = kernel.auto_impl(xs.shape, params.layers[0][0], xs.dtype.itemsize, jax.default_backend())
     if state is not None:
         state = _validate.check_state(params, xs, state)
     if seq_lengths is not None:
         seq_lengths = _validate.check_seq_lengths(xs, seq_lengths)
     if resets is not None:
         resets = _validate.check_resets(xs, resets)
+    if impl == "cudnn":
+        noise = bool(zoneout_c or zoneout_h or (recurrent_dropout and not deterministic))
+        cudnn.check(params, xs, resets=resets, noise=noise, unroll=unroll, remat=remat, how=how)
     if dropout > 0.0 and params.num_layers == 1:
         warnings.warn(
             "dropout acts between layers and has no effect on a 1-layer stack "
@@ -202,20 +210,14 @@ def _lstm(options: _Options, params: LSTMParams, xs: Array, state: LSTMState | N
             else:
                 noise = _noise(keys[1:], index, xs.shape[0], batch, sizes, xs.dtype, options.recurrent_dropout,
                                options.zoneout_c, options.zoneout_h)
-            ys, (h, c) = kernel.run(
-                cell,
-                layer_input,
-                LSTMState(state.h[index], state.c[index]),
-                mask,
-                resets=resets,
-                reset_state=None if resets is None else cell.initial_state(batch),
-                reverse=options.reverse or d == 1,
-                unroll=options.unroll,
-                remat=options.remat,
-                impl=options.impl,
-                how=options.how,
-                noise=noise,
-            )
+            entering, reverse = LSTMState(state.h[index], state.c[index]), options.reverse or d == 1
+            if options.impl == "cudnn":  # checked up front: no resets, no noise
+                ys, (h, c) = cudnn.run(cell, layer_input, entering, mask, reverse=reverse, how=options.how)
+            else:
+                ys, (h, c) = kernel.run(cell, layer_input, entering, mask, resets=resets,
+                                        reset_state=None if resets is None else cell.initial_state(batch),
+                                        reverse=reverse, unroll=options.unroll, remat=options.remat,
+                                        impl=options.impl, how=options.how, noise=noise)
             outputs.append(ys)
             hs.append(h)
             cs.append(c)

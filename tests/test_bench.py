@@ -11,8 +11,9 @@ TINY = bench.Case(batch=2, steps=5, input_size=3, hidden_size=4)
 
 
 def test_run_times_every_contender():
-    seconds = bench.run(TINY, backward=True, rounds=1, min_seconds=0.0, impls=("auto", "reference"))
-    expected = {"jaxlstm auto", "jaxlstm reference", "jaxlstm auto resets", "floor", "flax linen", "flax nnx"}
+    seconds = bench.run(TINY, backward=True, rounds=1, min_seconds=0.0, impls=("auto", "reference"), bf16=True)
+    expected = {"jaxlstm auto", "jaxlstm reference", "jaxlstm auto bf16", "jaxlstm auto resets", "floor",
+                "flax linen", "flax nnx"}
     assert expected <= set(seconds) and all(t > 0 for t in seconds.values())
     results = [{"case": TINY.name, "batch": 2, "steps": 5, "mode": "forward+backward", "seconds": seconds}]
     table = bench.speed_table(results)
@@ -51,9 +52,12 @@ def test_cli_bench_writes_json(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(bench, "stream", lambda **_: {"T=1 lstm": 1e-5, "T=1 lstm resets": 1e-5, "lstm_step loop": 1e-5})
     # bench.run itself is timed in test_run_times_every_contender; here, the command around it.
     monkeypatch.setattr(bench, "run", lambda case, backward, **_: {"jaxlstm auto": 1e-3, "torch": 2e-3})
+    monkeypatch.setattr(bench, "ensemble", lambda networks, **_: {"jaxlstm vmap": 1e-3, "torch loop": 1e-2})
     path = tmp_path / "bench.json"
-    assert main(["bench", "--cases", "0", "--rounds", "1", "--min-seconds", "0", "--json", str(path)]) == 0
+    assert main(["bench", "--cases", "0", "--rounds", "1", "--min-seconds", "0", "--ensemble", "4",
+                 "--json", str(path)]) == 0
     report = json.loads(path.read_text())
+    assert report["ensemble"]["networks"] == 4 and "torch loop" in report["ensemble"]["seconds"]
     assert {r["mode"] for r in report["speed"]} == {"forward", "forward+backward"}
     assert "forward+backward" in capsys.readouterr().out
 
@@ -62,3 +66,8 @@ def test_cli_bench_rejects_unknown_case(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "--cases", "99"])
     assert "case indices must lie in 0.." in capsys.readouterr().err
+
+
+def test_ensemble_times_the_vmapped_networks():
+    seconds = bench.ensemble(bench.Case(2, 3, 3, 4), networks=3, rounds=1, min_seconds=0.0)
+    assert "jaxlstm vmap" in seconds and all(t > 0 for t in seconds.values())

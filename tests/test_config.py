@@ -76,6 +76,8 @@ def test_the_core_options_are_the_configs_choices():
 
     assert config.load(None, ["model.remat=sqrt", "model.impl=fused"]).model.remat == "sqrt"
     with pytest.raises(ConfigError, match=rf"model\.impl must be one of {list(options.IMPLS)}".replace("[", r"\[")):
+        config.load(None, ["model.impl=tpu"])
+    with pytest.raises(ConfigError, match=r"model\.impl must be one the trainer can vmap .*; got 'cudnn'"):
         config.load(None, ["model.impl=cudnn"])
 
 

@@ -104,7 +104,7 @@ CASES = {
     "dropout without a key": (dict(dropout=0.1), ValueError, r"dropout=0\.1 needs a PRNG key.*deterministic=True for evaluation"),
     "unroll of zero": (dict(unroll=0), ValueError, r"unroll must be a positive integer or a bool.*got 0"),
     "remat of an unknown scheme": (dict(remat="chunks"), ValueError, r"remat must be one of \(False, True, 'step', 'sqrt'\) \(True is 'step'\); got 'chunks'"),
-    "impl of an unknown name": (dict(impl="cudnn"), ValueError, r"impl must be one of \('auto', .*\); got 'cudnn'"),
+    "impl of an unknown name": (dict(impl="tpu"), ValueError, r"impl must be one of \('auto', .*\); got 'tpu'"),
     "integer matmul_dtype": (dict(matmul_dtype=jnp.int8), TypeError, r"matmul_dtype must be None or a floating dtype .*; got"),
     "deterministic that is not a bool": (
         dict(zoneout=0.1, deterministic=jnp.array(True)), TypeError,
