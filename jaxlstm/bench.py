@@ -217,18 +217,22 @@ def _time(f: Timed, min_seconds: float) -> float:
 
 
 def run(case: Case, backward: bool, *, rounds: int = 5, min_seconds: float = 0.2,
-        impls: tuple[str, ...] = ("auto",), bf16: bool = False) -> dict[str, float]:
-    """Median seconds per call of every contender, timed in interleaved rounds."""
-    return _interleaved(contenders(case, backward, impls, bf16), rounds, min_seconds)
+        impls: tuple[str, ...] = ("auto",), bf16: bool = False) -> dict[str, list[float]]:
+    """Seconds per call of every contender in each of the interleaved rounds."""
+    return _rounds(contenders(case, backward, impls, bf16), rounds, min_seconds)
 
 
-def _interleaved(made: dict[str, Timed], rounds: int, min_seconds: float, per: int = 1) -> dict[str, float]:
-    """Median seconds per call (divided by ``per``) of each function, timed in interleaved rounds."""
+def _rounds(made: dict[str, Timed], rounds: int, min_seconds: float, per: int = 1) -> dict[str, list[float]]:
+    """Seconds per call (divided by ``per``) of each function in each of the interleaved rounds."""
     times: dict[str, list[float]] = {name: [] for name in made}
     for _ in range(rounds):
         for name, f in made.items():
             time.sleep(0.05)  # let the previous contender's spinning worker threads go idle
             times[name].append(_time(f, min_seconds) / per)
+    return times
+
+
+def _medians(times: dict[str, list[float]]) -> dict[str, float]:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -257,12 +261,14 @@ def ensemble(case: Case = ENSEMBLE_CASE, networks: int = 32, *, rounds: int = 5,
     for f in made.values():
         f()
         f()
-    return _interleaved(made, rounds, min_seconds)
+    return _medians(_rounds(made, rounds, min_seconds))
 
 
 def speed_table(results: list[dict]) -> str:
     """Markdown tables, forward and forward+backward: each contender's speed relative to torch,
-    and jaxlstm auto's relative to each other anchor (> 1: faster than the anchor)."""
+    and jaxlstm auto's relative to each other anchor (> 1: faster than the anchor), as the
+    median of the rounds' ratios (each round times both in turn) and, with several rounds,
+    their range."""
     lines = []
     for mode in ("forward", "forward+backward"):
         rows = [r for r in results if r["mode"] == mode]
@@ -277,11 +283,20 @@ def speed_table(results: list[dict]) -> str:
         lines += [f"**{mode}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for r in rows:
             s = r["seconds"]
-            cells = [r["case"], f"{r['batch'] * r['steps'] / s['jaxlstm auto']:,.0f}" if "jaxlstm auto" in s else "–"]
-            cells += [f"{s[a] / s[n]:.2f}" if n in s and a in s else "–" for n, a in columns]
+            auto = s.get("jaxlstm auto")
+            cells = [r["case"], f"{r['batch'] * r['steps'] / statistics.median(auto):,.0f}" if auto else "–"]
+            cells += [_ratio(s[a], s[n]) if n in s and a in s else "–" for n, a in columns]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _ratio(anchor: list[float], contender: list[float]) -> str:
+    """The median of the per-round ratios ``anchor / contender``, and their range."""
+    ratios = [a / c for a, c in zip(anchor, contender)]
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}"
+    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
 
 
 STREAM_CASE = Case(8, 500, 16, 64, num_layers=2)
@@ -321,7 +336,7 @@ def stream(case: Case = STREAM_CASE, proj_size: int | None = 32, *, rounds: int 
         f = jax.jit(lambda s, x, r, body=body: jax.lax.scan(body, s, (x, r)))
         made[name] = lambda f=f: jax.block_until_ready(f(state, xs, starts))
         made[name]()
-    return _interleaved(made, rounds, min_seconds, per=case.steps)
+    return _medians(_rounds(made, rounds, min_seconds, per=case.steps))
 
 
 def compile_times(steps=(10, 100, 1000, 10000), case: Case = Case(32, 0, 64, 128)) -> dict[int, float]:
@@ -432,7 +447,7 @@ def main(cases=CASES, *, rounds: int = 5, min_seconds: float = 0.2, impls=("auto
             seconds = run(case, backward, rounds=rounds, min_seconds=min_seconds, impls=impls, bf16=bf16)
             mode = "forward+backward" if backward else "forward"
             results.append({"case": case.name, **dataclasses.asdict(case), "mode": mode, "seconds": seconds})
-            progress(f"{case.name} {mode}: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in seconds.items()))
+            progress(f"{case.name} {mode}: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in _medians(seconds).items()))
     report = {
         "backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()],

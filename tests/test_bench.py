@@ -14,7 +14,7 @@ def test_run_times_every_contender():
     seconds = bench.run(TINY, backward=True, rounds=1, min_seconds=0.0, impls=("auto", "reference"), bf16=True)
     expected = {"jaxlstm auto", "jaxlstm reference", "jaxlstm auto bf16", "jaxlstm auto resets", "floor",
                 "flax linen", "flax nnx"}
-    assert expected <= set(seconds) and all(t > 0 for t in seconds.values())
+    assert expected <= set(seconds) and all(len(t) == 1 and t[0] > 0 for t in seconds.values())
     results = [{"case": TINY.name, "batch": 2, "steps": 5, "mode": "forward+backward", "seconds": seconds}]
     table = bench.speed_table(results)
     assert "auto / flax linen" in table and "auto / floor" in table and TINY.name in table
@@ -51,7 +51,7 @@ def test_cli_bench_writes_json(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(bench, "memory", lambda: {"False": {"activations": 1.0, "xla_temp": 2.0}})
     monkeypatch.setattr(bench, "stream", lambda **_: {"T=1 lstm": 1e-5, "T=1 lstm resets": 1e-5, "lstm_step loop": 1e-5})
     # bench.run itself is timed in test_run_times_every_contender; here, the command around it.
-    monkeypatch.setattr(bench, "run", lambda case, backward, **_: {"jaxlstm auto": 1e-3, "torch": 2e-3})
+    monkeypatch.setattr(bench, "run", lambda case, backward, **_: {"jaxlstm auto": [1e-3, 2e-3], "torch": [2e-3, 3e-3]})
     monkeypatch.setattr(bench, "ensemble", lambda networks, **_: {"jaxlstm vmap": 1e-3, "torch loop": 1e-2})
     path = tmp_path / "bench.json"
     assert main(["bench", "--cases", "0", "--rounds", "1", "--min-seconds", "0", "--ensemble", "4",
@@ -59,7 +59,8 @@ def test_cli_bench_writes_json(tmp_path, monkeypatch, capsys):
     report = json.loads(path.read_text())
     assert report["ensemble"]["networks"] == 4 and "torch loop" in report["ensemble"]["seconds"]
     assert {r["mode"] for r in report["speed"]} == {"forward", "forward+backward"}
-    assert "forward+backward" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "forward+backward" in out and "| 1.75 (1.50–2.00) |" in out  # the median ratio and its range
 
 
 def test_cli_bench_rejects_unknown_case(capsys):
