@@ -25,6 +25,7 @@ import numpy as np
 from jaxlstm.cell import lstm_step
 from jaxlstm.params import LSTMState, init, initial_state
 from jaxlstm.sequence import lstm
+from jaxlstm.train import provenance
 from jaxlstm.variant import Variant
 
 __all__ = ["Case", "CASES", "compile_times", "ensemble", "memory", "run", "scaling", "scaling_table", "speed_table", "stream"]
@@ -449,6 +450,7 @@ def main(cases=CASES, *, rounds: int = 5, min_seconds: float = 0.2, impls=("auto
             results.append({"case": case.name, **dataclasses.asdict(case), "mode": mode, "seconds": seconds})
             progress(f"{case.name} {mode}: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in _medians(seconds).items()))
     report = {
+        "cpu": provenance.cpu_model(),
         "backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()],
         "jax": jax.__version__,
@@ -457,6 +459,7 @@ def main(cases=CASES, *, rounds: int = 5, min_seconds: float = 0.2, impls=("auto
         "memory_mib": memory(),
         "stream_seconds_per_step": stream(rounds=rounds, min_seconds=min_seconds),
     }
+    progress(f"CPU: {report['cpu']}; backend {report['backend']}; {rounds} rounds, ratios as median (range)")
     progress(speed_table(results))
     progress("compile seconds by T: " + json.dumps({k: round(v, 2) for k, v in report["compile_seconds"].items()}))
     progress("forward+backward MiB by remat: " + json.dumps(report["memory_mib"]))

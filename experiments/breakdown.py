@@ -1,0 +1,139 @@
+"""Where the time of ``jaxlstm.lstm`` goes on this CPU: its matmuls timed alone against the rest.
+
+For each configuration of issue 18 (float32, one layer, the impl ``auto`` picks), in interleaved
+rounds in one process, the median over rounds of:
+
+- ``forward``: ``lstm`` alone; ``forward+backward``: the gradient of ``sum(ys)`` with respect to
+  the params and the inputs (as ``jaxlstm bench``);
+- ``fwd matmuls``: the forward's matmuls alone, at the same shapes, inside the same kind of loop
+  (fused: one ``[h, x] @ V`` per step, scanned; hoisted: ``x @ W`` once, then ``h @ U`` per step);
+- ``bwd loop matmul``: the backward loop's ``dz @ U.T`` per step, scanned;
+- ``bwd matmuls after the loop``: the weight gradient ``[H_prev, X].T @ dZ`` and the input
+  gradient ``dZ @ W.T``, each one large matmul;
+- ``h @ U floor``: the scan of the recurrent matmul alone under autodiff (``jaxlstm bench``'s floor).
+
+The rest of each pass (its time less its matmuls) is the gate arithmetic, the stores and reads of
+the saved activations, the zero-filling of loop buffers and the loop's own overhead, whose split
+the compiled HLO and a ``jax.profiler`` trace show (see experiments/benchmarks.md).
+
+Run from the repository root: ``python experiments/breakdown.py [--rounds 5] [--json PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxlstm
+from jaxlstm import kernel
+from jaxlstm.train import provenance
+
+CASES = [(32, 100, 64, 128), (32, 100, 256, 256), (64, 200, 512, 512), (16, 500, 128, 1024), (1, 1000, 32, 64),
+         (256, 50, 128, 256)]
+
+
+def programs(B, T, I, H):
+    """Name -> a compiled, warmed function of no arguments, for one configuration."""
+    rng = np.random.default_rng(0)
+    params = jaxlstm.init(jax.random.key(0), I, H)
+    V, b = params.layers[0][0].V, params.layers[0][0].b
+    xs = jnp.asarray(rng.normal(size=(T, B, I)), jnp.float32)
+    h0 = jnp.zeros((B, H))
+    dZ = jnp.asarray(rng.normal(size=(T, B, 4 * H)), jnp.float32)
+    impl = kernel.auto_impl(xs.shape, params.layers[0][0], 4)
+
+    def fused_loop(V, xs):
+        step = lambda h, x: ((jnp.concatenate([h, x], -1) @ V + b)[:, :H],) * 2
+        return jax.lax.scan(step, h0, xs)[1]
+
+    def hoisted_loop(V, xs):
+        xw = xs @ V[H:] + b
+        return jax.lax.scan(lambda h, x: ((h @ V[:H] + x)[:, :H],) * 2, h0, xw)[1]
+
+    def backward_loop(V, dZ):
+        U_T = V[:H].T
+        return jax.lax.scan(lambda d, dz: ((dz + jnp.tile(d, 4)) @ U_T,) * 2, h0, dZ)[1]
+
+    def after_loop(V, xs, hs, dZ):
+        flat = dZ.reshape(-1, 4 * H)
+        return hs.reshape(-1, H).T @ flat, xs.reshape(-1, I).T @ flat, flat @ V[H:].T
+
+    def floor(V):
+        U = V[:H]
+        return jax.lax.scan(lambda h, _: (jnp.tanh(h @ U)[:, :H],) * 2, h0, length=T)[1]
+
+    hs = jnp.asarray(rng.normal(size=(T, B, H)), jnp.float32)
+    calls = {
+        "forward": (jax.jit(lambda p, x: jaxlstm.lstm(p, x, impl=impl)[0]), (params, xs)),
+        "forward+backward": (jax.jit(jax.grad(lambda p, x: jnp.sum(jaxlstm.lstm(p, x, impl=impl)[0]),
+                                              argnums=(0, 1))), (params, xs)),
+        "fwd matmuls": (jax.jit(fused_loop if impl == "fused" else hoisted_loop), (V, xs)),
+        "bwd loop matmul": (jax.jit(backward_loop), (V, dZ)),
+        "bwd matmuls after the loop": (jax.jit(after_loop), (V, xs, hs, dZ)),
+        "h @ U floor": (jax.jit(jax.grad(lambda V: jnp.sum(floor(V)))), (V,)),
+    }
+    made = {}
+    for name, (f, args) in calls.items():
+        made[name] = lambda f=f, args=args: jax.block_until_ready(f(*args))
+        made[name]()
+        made[name]()
+    return impl, made
+
+
+def _time(f, min_seconds):
+    calls, start = 0, time.perf_counter()
+    while True:
+        f()
+        calls += 1
+        if calls >= 2 and time.perf_counter() - start >= min_seconds:
+            return (time.perf_counter() - start) / calls
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--min-seconds", type=float, default=0.2)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    started = provenance.source()
+    environment = provenance.environment()
+    print(f"CPU: {environment['cpu']}; jax {environment['jax']}; {args.rounds} rounds; ms, medians")
+    print("| B/T/I/H | impl | forward | fwd matmuls | fwd rest | backward | bwd loop matmul | bwd matmuls after "
+          "the loop | bwd rest | h @ U floor (fwd+bwd) | matmul GFLOP/s |")
+    print("|" + "---|" * 11)
+    rows = []
+    for case in CASES:
+        impl, made = programs(*case)
+        times = {name: [] for name in made}
+        for _ in range(args.rounds):
+            for name, f in made.items():
+                time.sleep(0.05)
+                times[name].append(_time(f, args.min_seconds))
+        ms = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+        B, T, I, H = case
+        flops = 2 * T * B * 4 * H * 3 * (H + I)  # forward [h, x] @ V; backward dz @ U.T, dV, dX
+        row = {"case": "/".join(map(str, case)), "impl": impl, "ms": ms,
+               "spread": {name: [min(t) * 1e3, max(t) * 1e3] for name, t in times.items()},
+               "matmul_gflops_per_s": flops / 1e9 / (ms["fwd matmuls"] + ms["bwd loop matmul"]
+                                                     + ms["bwd matmuls after the loop"]) * 1e3}
+        rows.append(row)
+        backward = ms["forward+backward"] - ms["forward"]
+        fwd_rest = ms["forward"] - ms["fwd matmuls"]
+        bwd_rest = backward - ms["bwd loop matmul"] - ms["bwd matmuls after the loop"]
+        print(f"| {row['case']} | {impl} | {ms['forward']:.1f} | {ms['fwd matmuls']:.1f} | {fwd_rest:.1f} | "
+              f"{backward:.1f} | {ms['bwd loop matmul']:.1f} | {ms['bwd matmuls after the loop']:.1f} | "
+              f"{bwd_rest:.1f} | {ms['h @ U floor']:.1f} | {row['matmul_gflops_per_s']:.0f} |", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"commit": started.commit, "clean": started.clean, **environment, "rounds": args.rounds,
+                       "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
