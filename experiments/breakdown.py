@@ -17,12 +17,19 @@ the saved activations, the zero-filling of loop buffers and the loop's own overh
 the compiled HLO and a ``jax.profiler`` trace show (see experiments/benchmarks.md).
 
 Run from the repository root: ``python experiments/breakdown.py [--rounds 5] [--json PATH]``.
+``--trace B/T/I/H`` instead profiles that configuration's forward+backward with ``jax.profiler``
+and prints, for each compiled operation (named as in the compiled HLO, which
+``--hlo PATH`` writes), its time per call summed over the threads that ran it.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import glob
+import gzip
 import json
+import tempfile
 import statistics
 import time
 
@@ -95,12 +102,44 @@ def _time(f, min_seconds):
             return (time.perf_counter() - start) / calls
 
 
+def trace(case, hlo_path=None, calls=5, top=30):
+    """Print the operations of one configuration's forward+backward by their time per call."""
+    _, made = programs(*case)
+    f = made["forward+backward"]
+    with tempfile.TemporaryDirectory() as directory:
+        with jax.profiler.trace(directory, create_perfetto_trace=True):
+            for _ in range(calls):
+                f()
+        path = glob.glob(f"{directory}/**/*.trace.json.gz", recursive=True)[0]
+        events = json.load(gzip.open(path))["traceEvents"]
+    total, count = collections.Counter(), collections.Counter()
+    for event in events:
+        if event.get("ph") == "X" and not event["name"].startswith(("$", "Thunk", "Slinky", "PjitFunction")):
+            total[event["name"]] += event.get("dur", 0)
+            count[event["name"]] += 1
+    print(f"{'ms per call':>12} {'runs per call':>14}  operation")
+    for name, us in total.most_common(top):
+        print(f"{us / calls / 1e3:12.3f} {count[name] / calls:14.0f}  {name}")
+    if hlo_path:
+        B, T, I, H = case
+        params = jaxlstm.init(jax.random.key(0), I, H)
+        xs = jnp.zeros((T, B, I))
+        impl = kernel.auto_impl(xs.shape, params.layers[0][0], 4)
+        grad = jax.jit(jax.grad(lambda p, x: jnp.sum(jaxlstm.lstm(p, x, impl=impl)[0]), argnums=(0, 1)))
+        with open(hlo_path, "w") as out:
+            out.write(grad.lower(params, xs).compile().as_text())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--min-seconds", type=float, default=0.2)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--trace", default=None, metavar="B/T/I/H")
+    parser.add_argument("--hlo", default=None, metavar="PATH")
     args = parser.parse_args()
+    if args.trace:
+        return trace(tuple(int(n) for n in args.trace.split("/")), args.hlo)
     started = provenance.source()
     environment = provenance.environment()
     print(f"CPU: {environment['cpu']}; jax {environment['jax']}; {args.rounds} rounds; ms, medians")
