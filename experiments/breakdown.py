@@ -17,7 +17,9 @@ the saved activations, the zero-filling of loop buffers and the loop's own overh
 the compiled HLO and a ``jax.profiler`` trace show (see experiments/benchmarks.md).
 
 Run from the repository root: ``python experiments/breakdown.py [--rounds 5] [--json PATH]``.
-``--trace B/T/I/H`` instead profiles that configuration's forward+backward with ``jax.profiler``
+``--matmuls`` instead times the recurrent matmul ``(B, H) @ (H, 4H)`` of each configuration, T
+times in a row, each step's input the previous step's output, in JAX (a jitted scan) and in torch
+(``torch.mm`` in a loop), and prints each one's GFLOP/s. ``--trace B/T/I/H`` instead profiles that configuration's forward+backward with ``jax.profiler``
 and prints, for each compiled operation (named as in the compiled HLO, which
 ``--hlo PATH`` writes), its time per call summed over the threads that ran it.
 """
@@ -130,6 +132,39 @@ def trace(case, hlo_path=None, calls=5, top=30):
             out.write(grad.lower(params, xs).compile().as_text())
 
 
+def matmul_rates(rounds: int, min_seconds: float) -> None:
+    """Print the GFLOP/s of the recurrent matmul chain of each configuration, JAX against torch."""
+    import torch
+
+    print("| B/T/I/H | (B, H) @ (H, 4H): JAX GFLOP/s | torch GFLOP/s | torch / JAX |")
+    print("|---|---|---|---|")
+    for B, T, I, H in CASES:
+        rng = np.random.default_rng(0)
+        U = (rng.normal(size=(H, 4 * H)) / np.sqrt(H)).astype(np.float32)
+        h0 = rng.normal(size=(B, H)).astype(np.float32)
+        chain = jax.jit(lambda h, U: jax.lax.scan(lambda h, _: ((h @ U)[:, :H], None), h, length=T)[0])
+        U_jax, h_jax = jnp.asarray(U), jnp.asarray(h0)
+        U_torch, h_torch = torch.from_numpy(U), torch.from_numpy(h0)
+
+        def torch_chain():
+            h = h_torch
+            for _ in range(T):
+                h = torch.mm(h, U_torch)[:, :H]
+            return h
+
+        made = {"jax": lambda: jax.block_until_ready(chain(h_jax, U_jax)), "torch": torch_chain}
+        times = {name: [] for name in made}
+        for f in made.values():
+            f()
+        for _ in range(rounds):
+            for name, f in made.items():
+                time.sleep(0.05)
+                times[name].append(_time(f, min_seconds))
+        gflops = {name: 2 * T * B * H * 4 * H / statistics.median(t) / 1e9 for name, t in times.items()}
+        print(f"| {B}/{T}/{I}/{H} | {gflops['jax']:.0f} | {gflops['torch']:.0f} | {gflops['torch'] / gflops['jax']:.2f} |",
+              flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -137,7 +172,10 @@ def main():
     parser.add_argument("--json", default=None)
     parser.add_argument("--trace", default=None, metavar="B/T/I/H")
     parser.add_argument("--hlo", default=None, metavar="PATH")
+    parser.add_argument("--matmuls", action="store_true")
     args = parser.parse_args()
+    if args.matmuls:
+        return matmul_rates(args.rounds, args.min_seconds)
     if args.trace:
         return trace(tuple(int(n) for n in args.trace.split("/")), args.hlo)
     started = provenance.source()
