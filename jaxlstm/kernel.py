@@ -584,9 +584,10 @@ def _sqrt_backward(config, cell, xs, mask, resets, init, noise, boundaries, dys,
 
 
 # Hoisting x @ W + b writes a (T, B, 4H) buffer that each step reads back; on XLA:CPU that pays
-# only while the buffer stays small (experiments/benchmarks.md: hoisted wins at 32/100/64/128
-# and 1/1000/32/64, 6.5 MB and 0.3 MB; fused wins from 32/100/256/256, 13 MB, up).
-_HOIST_MAX_BYTES = 8 * 2**20
+# only while the buffer stays small (experiments/benchmarks.md). On an AMD EPYC, hoisted won at
+# 1/1000/32/64 (0.3 MB) and tied at 32/100/64/128 (6.5 MB); on an Intel Xeon it tied at the
+# first and lost 5% at the second; fused won from 32/100/256/256 (13 MB) up on both.
+_HOIST_MAX_BYTES = 2 * 2**20
 
 
 def auto_impl(xs_shape: tuple[int, ...], cell: CellParams, itemsize: int, backend: str = "cpu") -> Impl:
@@ -594,7 +595,7 @@ def auto_impl(xs_shape: tuple[int, ...], cell: CellParams, itemsize: int, backen
     (``jax.default_backend()`` at trace time).
 
     On CPU, from the measurements of experiments/benchmarks.md: ``"hoisted"`` for the vanilla
-    cell while the ``(T, *batch, 4H)`` buffer of input projections is at most 8 MiB, else
+    cell while the ``(T, *batch, 4H)`` buffer of input projections is at most 2 MiB, else
     ``"fused"``. Variants other than the vanilla cell take the fused path (their gate math would
     run on column slices of the hoisted buffer), and so does a symbolic shape (``jax.export``),
     whose buffer size is not known: fused needs no buffer. On every other backend ``"fused"``, a

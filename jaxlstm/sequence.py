@@ -105,7 +105,7 @@ def lstm(
             without resets, noise, ``remat`` or ``unroll`` (refused otherwise, with the impl to
             use), and neither vmaps nor has a forward-mode derivative (see
             :mod:`jaxlstm.cudnn`). ``"auto"`` picks, on CPU, ``"hoisted"`` for the vanilla
-            cell when the ``(T, *batch, 4H)`` buffer of input projections is at most 8 MiB,
+            cell when the ``(T, *batch, 4H)`` buffer of input projections is at most 2 MiB,
             else ``"fused"``: the fastest as measured in ``experiments/benchmarks.md``; on
             other backends (by ``jax.default_backend()`` at trace time) and for symbolic
             shapes, ``"fused"``: no GPU or TPU has been measured yet (see
