@@ -244,18 +244,21 @@ def ensemble(case: Case = ENSEMBLE_CASE, networks: int = 32, *, rounds: int = 5,
              min_seconds: float = 0.2) -> dict[str, float]:
     """Seconds per forward+backward pass of ``networks`` independent small LSTMs, each with its
     own weights and batch (an ensemble, or one experiment's seeds trained at once):
-    ``jaxlstm vmap`` maps ``lstm`` over the stacked params in one program; ``jaxlstm cudnn
-    map`` (on a GPU) runs cuDNN once per network inside one program (``jax.lax.map``: its kernel
-    does not batch over weights); ``torch loop`` runs one ``torch.nn.LSTM`` per network."""
+    ``jaxlstm vmap`` maps ``lstm`` over the stacked params in one program; ``jaxlstm lax.map``
+    runs the networks one after another inside one program; ``jaxlstm cudnn map`` (on a GPU)
+    does the same with cuDNN (its kernel does not batch over weights); ``torch loop`` runs one
+    ``torch.nn.LSTM`` per network."""
     keys = jax.random.split(jax.random.key(0), networks)
     params = jax.vmap(lambda k: init(k, case.input_size, case.hidden_size))(keys)
     xs = jnp.asarray(np.stack([_inputs(case, seed) for seed in range(networks)]))
     grad = jax.grad(lambda p, x, impl: jnp.sum(lstm(p, x, impl=impl)[0]), argnums=(0, 1))
     vmapped = jax.jit(jax.vmap(lambda p, x: grad(p, x, "auto")))
     made = {"jaxlstm vmap": lambda: jax.block_until_ready(vmapped(params, xs))}
-    if jax.default_backend() == "gpu":
-        mapped = jax.jit(lambda p, x: jax.lax.map(lambda px: grad(*px, "cudnn"), (p, x)))
-        made["jaxlstm cudnn map"] = lambda: jax.block_until_ready(mapped(params, xs))
+    impls = ("auto", "cudnn") if jax.default_backend() == "gpu" else ("auto",)
+    for impl in impls:
+        mapped = jax.jit(lambda p, x, impl=impl: jax.lax.map(lambda px: grad(*px, impl), (p, x)))
+        name = "jaxlstm lax.map" if impl == "auto" else "jaxlstm cudnn map"
+        made[name] = lambda mapped=mapped: jax.block_until_ready(mapped(params, xs))
     if _torch_available():
         passes = [_torch(case, backward=True) for _ in range(networks)]
         made["torch loop"] = lambda: [f() for f in passes]
