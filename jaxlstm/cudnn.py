@@ -40,11 +40,13 @@ def check(params: LSTMParams, xs: Array, *, resets: object, noise: bool, unroll:
     def refuse(what: str) -> None:
         raise ValueError(f"impl='cudnn' {what}. {_INSTEAD}")
 
-    cell = params.layers[0][0]
-    if not cell.variant.is_vanilla:
-        refuse(f"runs the standard LSTM cell only; got the variant {cell.variant}")
-    if cell.V.dtype != jnp.float32 or xs.dtype != jnp.float32:
-        refuse(f"runs float32 only (jax.experimental.rnn); got params of {cell.V.dtype} and xs of {xs.dtype}")
+    cells = [cell for layer in params.layers for cell in layer]
+    other = next((cell.variant for cell in cells if not cell.variant.is_vanilla), None)
+    if other is not None:
+        refuse(f"runs the standard LSTM cell only; got the variant {other}")
+    dtypes = sorted({str(cell.V.dtype) for cell in cells} | {str(xs.dtype)})
+    if dtypes != ["float32"]:
+        refuse(f"runs float32 only (jax.experimental.rnn); got params and xs of {', '.join(dtypes)}")
     if how.dtype is not None:
         refuse(f"multiplies float32 operands only; got matmul_dtype={jnp.dtype(how.dtype).name}")
     precision = how.precision if isinstance(how.precision, tuple) else (how.precision,) * 2
@@ -54,7 +56,7 @@ def check(params: LSTMParams, xs: Array, *, resets: object, noise: bool, unroll:
         refuse("cannot restart the state inside a sequence (resets)")
     if noise:
         refuse("runs no recurrent dropout or zoneout")
-    if unroll != 1 or remat != "none":
+    if unroll is True or (not isinstance(unroll, bool) and unroll != 1) or remat != "none":  # False is 1
         refuse(f"keeps its own loop and saved activations; got unroll={unroll!r}, remat={remat!r} (pass the defaults)")
     if not all(isinstance(d, int) for d in xs.shape):
         refuse(f"needs static shapes (cuDNN sizes its workspace from batch and time); got xs of shape {xs.shape}")

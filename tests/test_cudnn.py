@@ -114,6 +114,7 @@ REFUSALS = [
     ({}, dict(recurrent_dropout=0.1, key=jax.random.key(0)), "no recurrent dropout or zoneout"),
     ({}, dict(remat="step"), "remat='step'"),
     ({}, dict(unroll=2), "unroll=2"),
+    ({}, dict(unroll=True), "unroll=True"),
 ]
 
 
