@@ -33,7 +33,6 @@ import gzip
 import json
 import tempfile
 import statistics
-import time
 
 import jax
 import jax.numpy as jnp
@@ -41,6 +40,7 @@ import numpy as np
 
 import jaxlstm
 from jaxlstm import kernel
+from jaxlstm.bench import interleaved
 from jaxlstm.train import provenance
 
 CASES = [(32, 100, 64, 128), (32, 100, 256, 256), (64, 200, 512, 512), (16, 500, 128, 1024), (1, 1000, 32, 64),
@@ -48,7 +48,7 @@ CASES = [(32, 100, 64, 128), (32, 100, 256, 256), (64, 200, 512, 512), (16, 500,
 
 
 def programs(B, T, I, H):
-    """Name -> a compiled, warmed function of no arguments, for one configuration."""
+    """``(impl, {name: (jitted function, its arguments)})`` for one configuration."""
     rng = np.random.default_rng(0)
     params = jaxlstm.init(jax.random.key(0), I, H)
     V, b = params.layers[0][0].V, params.layers[0][0].b
@@ -87,27 +87,23 @@ def programs(B, T, I, H):
         "bwd matmuls after the loop": (jax.jit(after_loop), (V, xs, hs, dZ)),
         "h @ U floor": (jax.jit(jax.grad(lambda V: jnp.sum(floor(V)))), (V,)),
     }
+    return impl, calls
+
+
+def warmed(calls):
+    """Name -> a function of no arguments running that call, compiled and run twice already."""
     made = {}
     for name, (f, args) in calls.items():
         made[name] = lambda f=f, args=args: jax.block_until_ready(f(*args))
         made[name]()
         made[name]()
-    return impl, made
-
-
-def _time(f, min_seconds):
-    calls, start = 0, time.perf_counter()
-    while True:
-        f()
-        calls += 1
-        if calls >= 2 and time.perf_counter() - start >= min_seconds:
-            return (time.perf_counter() - start) / calls
+    return made
 
 
 def trace(case, hlo_path=None, calls=5, top=30):
     """Print the operations of one configuration's forward+backward by their time per call."""
-    _, made = programs(*case)
-    f = made["forward+backward"]
+    _, calls_of = programs(*case)
+    f = warmed(calls_of)["forward+backward"]
     with tempfile.TemporaryDirectory() as directory:
         with jax.profiler.trace(directory, create_perfetto_trace=True):
             for _ in range(calls):
@@ -123,13 +119,9 @@ def trace(case, hlo_path=None, calls=5, top=30):
     for name, us in total.most_common(top):
         print(f"{us / calls / 1e3:12.3f} {count[name] / calls:14.0f}  {name}")
     if hlo_path:
-        B, T, I, H = case
-        params = jaxlstm.init(jax.random.key(0), I, H)
-        xs = jnp.zeros((T, B, I))
-        impl = kernel.auto_impl(xs.shape, params.layers[0][0], 4)
-        grad = jax.jit(jax.grad(lambda p, x: jnp.sum(jaxlstm.lstm(p, x, impl=impl)[0]), argnums=(0, 1)))
+        grad, args = calls_of["forward+backward"]
         with open(hlo_path, "w") as out:
-            out.write(grad.lower(params, xs).compile().as_text())
+            out.write(grad.lower(*args).compile().as_text())
 
 
 def matmul_rates(rounds: int, min_seconds: float) -> None:
@@ -153,13 +145,9 @@ def matmul_rates(rounds: int, min_seconds: float) -> None:
             return h
 
         made = {"jax": lambda: jax.block_until_ready(chain(h_jax, U_jax)), "torch": torch_chain}
-        times = {name: [] for name in made}
         for f in made.values():
             f()
-        for _ in range(rounds):
-            for name, f in made.items():
-                time.sleep(0.05)
-                times[name].append(_time(f, min_seconds))
+        times = interleaved(made, rounds, min_seconds)
         gflops = {name: 2 * T * B * H * 4 * H / statistics.median(t) / 1e9 for name, t in times.items()}
         print(f"| {B}/{T}/{I}/{H} | {gflops['jax']:.0f} | {gflops['torch']:.0f} | {gflops['torch'] / gflops['jax']:.2f} |",
               flush=True)
@@ -186,12 +174,8 @@ def main():
     print("|" + "---|" * 11)
     rows = []
     for case in CASES:
-        impl, made = programs(*case)
-        times = {name: [] for name in made}
-        for _ in range(args.rounds):
-            for name, f in made.items():
-                time.sleep(0.05)
-                times[name].append(_time(f, args.min_seconds))
+        impl, calls = programs(*case)
+        times = interleaved(warmed(calls), args.rounds, args.min_seconds)
         ms = {name: statistics.median(t) * 1e3 for name, t in times.items()}
         B, T, I, H = case
         flops = 2 * T * B * 4 * H * 3 * (H + I)  # forward [h, x] @ V; backward dz @ U.T, dV, dX

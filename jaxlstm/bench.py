@@ -28,7 +28,7 @@ from jaxlstm.sequence import lstm
 from jaxlstm.train import provenance
 from jaxlstm.variant import Variant
 
-__all__ = ["Case", "CASES", "compile_times", "ensemble", "memory", "run", "scaling", "scaling_table", "speed_table", "stream"]
+__all__ = ["Case", "CASES", "compile_times", "ensemble", "interleaved", "memory", "run", "scaling", "scaling_table", "speed_table", "stream"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,12 +220,13 @@ def _time(f: Timed, min_seconds: float) -> float:
 def run(case: Case, backward: bool, *, rounds: int = 5, min_seconds: float = 0.2,
         impls: tuple[str, ...] = ("auto",), bf16: bool = False) -> dict[str, list[float]]:
     """Seconds per call of every contender in each of the interleaved rounds."""
-    return _rounds(contenders(case, backward, impls, bf16), rounds, min_seconds)
+    return interleaved(contenders(case, backward, impls, bf16), rounds, min_seconds)
 
 
-def _rounds(made: dict[str, Timed], rounds: int, min_seconds: float, per: int = 1) -> dict[str, list[float]]:
-    """Seconds per call (divided by ``per``) of each function in each of the interleaved rounds."""
-    times: dict[str, list[float]] = {name: [] for name in made}
+def interleaved(made: dict, rounds: int, min_seconds: float, per: int = 1) -> dict[object, list[float]]:
+    """Seconds per call (divided by ``per``) of each function of ``made`` in each of ``rounds``
+    interleaved rounds (every function once a round, in turn), under the same keys."""
+    times: dict[object, list[float]] = {name: [] for name in made}
     for _ in range(rounds):
         for name, f in made.items():
             time.sleep(0.05)  # let the previous contender's spinning worker threads go idle
@@ -265,7 +266,7 @@ def ensemble(case: Case = ENSEMBLE_CASE, networks: int = 32, *, rounds: int = 5,
     for f in made.values():
         f()
         f()
-    return _medians(_rounds(made, rounds, min_seconds))
+    return _medians(interleaved(made, rounds, min_seconds))
 
 
 def speed_table(results: list[dict]) -> str:
@@ -340,7 +341,7 @@ def stream(case: Case = STREAM_CASE, proj_size: int | None = 32, *, rounds: int 
         f = jax.jit(lambda s, x, r, body=body: jax.lax.scan(body, s, (x, r)))
         made[name] = lambda f=f: jax.block_until_ready(f(state, xs, starts))
         made[name]()
-    return _medians(_rounds(made, rounds, min_seconds, per=case.steps))
+    return _medians(interleaved(made, rounds, min_seconds, per=case.steps))
 
 
 def compile_times(steps=(10, 100, 1000, 10000), case: Case = Case(32, 0, 64, 128)) -> dict[int, float]:
@@ -412,10 +413,7 @@ def scaling(case: Case = SCALING_CASE, batches=(64, 256), *, rounds: int = 3,
             f = jax.jit(jax.value_and_grad(loss))
             losses[batch, count] = float(f(p, x)[0])
             made[batch, count] = lambda f=f, p=p, x=x: jax.block_until_ready(f(p, x))
-    times = {key: [] for key in made}
-    for _ in range(rounds):
-        for key, f in made.items():
-            times[key].append(_time(f, min_seconds))
+    times = interleaved(made, rounds, min_seconds)
     simulated = jax.default_backend() == "cpu" and jax.device_count() > 1
     return {"case": {"steps": case.steps, "input_size": case.input_size, "hidden_size": case.hidden_size},
             "devices": counts, "batches": list(batches), "simulated": simulated,

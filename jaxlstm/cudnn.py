@@ -21,6 +21,8 @@ over a ``cudnn`` call fails; vmap another ``impl``) and no forward-mode derivati
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jax import Array
@@ -102,9 +104,7 @@ def run(cell: CellParams, xs: Array, state: LSTMState, mask: Array | None, *, re
         how: its precision decides whether cuDNN may use TF32.
     """
     T, batch, H = xs.shape[0], xs.shape[1:-1], cell.hidden_size
-    B = 1
-    for d in batch:
-        B *= d
+    B = math.prod(batch)
     if T == 0 or B == 0:  # cuDNN has nothing to run: the loop-free answer of every impl
         return jnp.zeros((T, *batch, H), xs.dtype), state
     x = xs.reshape(T, B, -1).swapaxes(0, 1)  # (B, T, I): the kernel is batch-major
