@@ -17,9 +17,9 @@ the saved activations, the zero-filling of loop buffers and the loop's own overh
 the compiled HLO and a ``jax.profiler`` trace show (see experiments/benchmarks.md).
 
 Run from the repository root: ``python experiments/breakdown.py [--rounds 5] [--json PATH]``.
-``--matmuls`` instead times the recurrent matmul ``(B, H) @ (H, 4H)`` of each configuration, T
-times in a row, each step's input the previous step's output, in JAX (a jitted scan) and in torch
-(``torch.mm`` in a loop), and prints each one's GFLOP/s. ``--trace B/T/I/H`` instead profiles that configuration's forward+backward with ``jax.profiler``
+``--matmuls`` instead times each configuration's two per-step matmuls, forward ``[h, x] @ V``
+and backward ``dz @ U.T``, T calls in a row, in JAX (``lax.map``, jitted), torch (``torch.mm``,
+MKL on x86) and numpy (its bundled OpenBLAS), and prints each one's GFLOP/s. ``--trace B/T/I/H`` instead profiles that configuration's forward+backward with ``jax.profiler``
 and prints, for each compiled operation (named as in the compiled HLO, which
 ``--hlo PATH`` writes), its time per call summed over the threads that ran it.
 """
@@ -125,32 +125,31 @@ def trace(case, hlo_path=None, calls=5, top=30):
 
 
 def matmul_rates(rounds: int, min_seconds: float) -> None:
-    """Print the GFLOP/s of the recurrent matmul chain of each configuration, JAX against torch."""
+    """Print the GFLOP/s of each configuration's two per-step matmuls, T calls in a row, in JAX
+    (``lax.map`` in one program), torch (``torch.mm``: MKL on x86) and numpy (its bundled
+    OpenBLAS, the BLAS a wheel could carry): forward ``[h, x] @ V`` and backward ``dz @ U.T``."""
     import torch
 
-    print("| B/T/I/H | (B, H) @ (H, 4H): JAX GFLOP/s | torch GFLOP/s | torch / JAX |")
-    print("|---|---|---|---|")
+    print("| B/T/I/H | matmul | JAX GFLOP/s | torch GFLOP/s | numpy GFLOP/s | torch / JAX | numpy / JAX |")
+    print("|---|---|---|---|---|---|---|")
     for B, T, I, H in CASES:
         rng = np.random.default_rng(0)
-        U = (rng.normal(size=(H, 4 * H)) / np.sqrt(H)).astype(np.float32)
-        h0 = rng.normal(size=(B, H)).astype(np.float32)
-        chain = jax.jit(lambda h, U: jax.lax.scan(lambda h, _: ((h @ U)[:, :H], None), h, length=T)[0])
-        U_jax, h_jax = jnp.asarray(U), jnp.asarray(h0)
-        U_torch, h_torch = torch.from_numpy(U), torch.from_numpy(h0)
-
-        def torch_chain():
-            h = h_torch
-            for _ in range(T):
-                h = torch.mm(h, U_torch)[:, :H]
-            return h
-
-        made = {"jax": lambda: jax.block_until_ready(chain(h_jax, U_jax)), "torch": torch_chain}
-        for f in made.values():
-            f()
-        times = interleaved(made, rounds, min_seconds)
-        gflops = {name: 2 * T * B * H * 4 * H / statistics.median(t) / 1e9 for name, t in times.items()}
-        print(f"| {B}/{T}/{I}/{H} | {gflops['jax']:.0f} | {gflops['torch']:.0f} | {gflops['torch'] / gflops['jax']:.2f} |",
-              flush=True)
+        for name, (K, N) in {"[h, x] @ V": (H + I, 4 * H), "dz @ U.T": (4 * H, H)}.items():
+            a = rng.normal(size=(T, B, K)).astype(np.float32)
+            w = (rng.normal(size=(K, N)) / np.sqrt(K)).astype(np.float32)
+            per_step = jax.jit(lambda a, w: jax.lax.map(lambda x: x @ w, a))
+            a_jax, w_jax = jnp.asarray(a), jnp.asarray(w)
+            a_torch, w_torch = torch.from_numpy(a), torch.from_numpy(w)
+            made = {"jax": lambda: jax.block_until_ready(per_step(a_jax, w_jax)),
+                    "torch": lambda: [torch.mm(a_torch[t], w_torch) for t in range(T)],
+                    "numpy": lambda: [a[t] @ w for t in range(T)]}
+            for f in made.values():
+                f()
+            times = interleaved(made, rounds, min_seconds)
+            rate = {who: 2 * T * B * K * N / statistics.median(t) / 1e9 for who, t in times.items()}
+            print(f"| {B}/{T}/{I}/{H} | `{name}` {B}×{K}×{N} | {rate['jax']:.0f} | {rate['torch']:.0f} | "
+                  f"{rate['numpy']:.0f} | {rate['torch'] / rate['jax']:.2f} | {rate['numpy'] / rate['jax']:.2f} |",
+                  flush=True)
 
 
 def main():
