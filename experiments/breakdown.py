@@ -17,11 +17,13 @@ the saved activations, the zero-filling of loop buffers and the loop's own overh
 the compiled HLO and a ``jax.profiler`` trace show (see experiments/benchmarks.md).
 
 Run from the repository root: ``python experiments/breakdown.py [--rounds 5] [--json PATH]``.
-``--matmuls`` instead times each configuration's two per-step matmuls, forward ``[h, x] @ V``
-and backward ``dz @ U.T``, T calls in a row, in JAX (``lax.map``, jitted), torch (``torch.mm``,
-MKL on x86) and numpy (its bundled OpenBLAS), and prints each one's GFLOP/s. ``--trace B/T/I/H`` instead profiles that configuration's forward+backward with ``jax.profiler``
-and prints, for each compiled operation (named as in the compiled HLO, which
-``--hlo PATH`` writes), its time per call summed over the threads that ran it.
+``--matmuls`` instead times each configuration's two per-step matmuls, forward ``[h, x] @ V`` and
+backward ``dz @ U.T``, T calls in a row, in JAX (``lax.map``, jitted), torch (``torch.mm``, MKL on
+x86) and numpy (its bundled OpenBLAS), and prints each one's GFLOP/s. ``--faults`` instead counts,
+per forward+backward call, the page faults and the system CPU time they cost (XLA:CPU's buffers come
+fresh from the kernel at every call). ``--trace B/T/I/H`` instead profiles that configuration's
+forward+backward with ``jax.profiler`` and prints, for each compiled operation (named as in the
+compiled HLO, which ``--hlo PATH`` writes), its time per call summed over the threads that ran it.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ import collections
 import glob
 import gzip
 import json
-import tempfile
 import statistics
+import tempfile
+import time
 
 import jax
 import jax.numpy as jnp
@@ -152,6 +155,26 @@ def matmul_rates(rounds: int, min_seconds: float) -> None:
                   flush=True)
 
 
+def page_faults(calls: int = 10) -> None:
+    """Print, per forward+backward call of each configuration, its wall time, the minor page
+    faults (fresh memory the kernel maps in and zeroes) and the CPU time in the kernel against
+    that in the process itself, from ``resource.getrusage`` around ``calls`` calls."""
+    import resource
+
+    print("| B/T/I/H | ms per call | page faults per call | MiB faulted in | system CPU ms | user CPU ms |")
+    print("|---|---|---|---|---|---|")
+    for case in CASES:
+        f = warmed(programs(*case)[1])["forward+backward"]
+        before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        for _ in range(calls):
+            f()
+        after, seconds = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - start
+        faults = (after.ru_minflt - before.ru_minflt) / calls
+        print(f"| {'/'.join(map(str, case))} | {seconds / calls * 1e3:.1f} | {faults:.0f} | "
+              f"{faults * resource.getpagesize() / 2**20:.0f} | {(after.ru_stime - before.ru_stime) / calls * 1e3:.1f} | "
+              f"{(after.ru_utime - before.ru_utime) / calls * 1e3:.1f} |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -160,7 +183,10 @@ def main():
     parser.add_argument("--trace", default=None, metavar="B/T/I/H")
     parser.add_argument("--hlo", default=None, metavar="PATH")
     parser.add_argument("--matmuls", action="store_true")
+    parser.add_argument("--faults", action="store_true")
     args = parser.parse_args()
+    if args.faults:
+        return page_faults()
     if args.matmuls:
         return matmul_rates(args.rounds, args.min_seconds)
     if args.trace:
