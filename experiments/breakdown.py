@@ -105,8 +105,8 @@ def warmed(calls):
 
 def trace(case, hlo_path=None, calls=5, top=30):
     """Print the operations of one configuration's forward+backward by their time per call."""
-    _, calls_of = programs(*case)
-    f = warmed(calls_of)["forward+backward"]
+    grad, args = programs(*case)[1]["forward+backward"]
+    f = warmed({"forward+backward": (grad, args)})["forward+backward"]
     with tempfile.TemporaryDirectory() as directory:
         with jax.profiler.trace(directory, create_perfetto_trace=True):
             for _ in range(calls):
@@ -122,7 +122,6 @@ def trace(case, hlo_path=None, calls=5, top=30):
     for name, us in total.most_common(top):
         print(f"{us / calls / 1e3:12.3f} {count[name] / calls:14.0f}  {name}")
     if hlo_path:
-        grad, args = calls_of["forward+backward"]
         with open(hlo_path, "w") as out:
             out.write(grad.lower(*args).compile().as_text())
 
@@ -164,7 +163,7 @@ def page_faults(calls: int = 10) -> None:
     print("| B/T/I/H | ms per call | page faults per call | MiB faulted in | system CPU ms | user CPU ms |")
     print("|---|---|---|---|---|---|")
     for case in CASES:
-        f = warmed(programs(*case)[1])["forward+backward"]
+        f = warmed({"forward+backward": programs(*case)[1]["forward+backward"]})["forward+backward"]
         before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         for _ in range(calls):
             f()

@@ -58,7 +58,7 @@ def check(params: LSTMParams, xs: Array, *, resets: object, noise: bool, unroll:
         refuse("cannot restart the state inside a sequence (resets)")
     if noise:
         refuse("runs no recurrent dropout or zoneout")
-    if unroll is True or (not isinstance(unroll, bool) and unroll != 1) or remat != "none":  # False is 1
+    if unroll is True or unroll not in (1, False) or remat != "none":  # unroll=False means 1
         refuse(f"keeps its own loop and saved activations; got unroll={unroll!r}, remat={remat!r} (pass the defaults)")
     if not all(isinstance(d, int) for d in xs.shape):
         refuse(f"needs static shapes (cuDNN sizes its workspace from batch and time); got xs of shape {xs.shape}")
