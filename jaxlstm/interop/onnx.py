@@ -6,10 +6,19 @@ Each layer is one ``LSTM`` node (``direction`` ``"forward"`` or ``"bidirectional
 g), ``B`` ``(D, 8H)`` holding the input bias then the recurrent bias (ours is all in the first
 half), peepholes ``P`` ``(D, 3H)`` in the order i, o, f. The node's ``Y`` ``(T, D, B, H)`` is
 transposed and reshaped into the next layer's ``X`` ``(T, B, D * H)``, as :func:`jaxlstm.lstm`
-chains its layers. The model's inputs are ``X`` ``(T, B, I)``, ``sequence_lens`` ``(B,)``
-int32, ``initial_h`` and ``initial_c`` ``(L * D, B, H)``; its outputs ``Y`` ``(T, B, D * H)``,
-``Y_h`` and ``Y_c`` ``(L * D, B, H)``: those of :func:`jaxlstm.lstm` with ``seq_lengths`` and
-``state``. The batch and time axes are symbolic (``"batch"``, ``"time"``).
+chains its layers. The model's outputs are ``Y`` ``(T, B, D * H)``, ``Y_h`` and ``Y_c``
+``(L * D, B, H)``, those of :func:`jaxlstm.lstm`; its inputs come in two forms:
+
+- by default ``X`` ``(T, B, I)`` alone, as a PyTorch LSTM exports: each node leaves its optional
+  ``sequence_lens``, ``initial_h`` and ``initial_c`` unnamed, so every sequence runs all ``T``
+  steps from a zero state (:func:`jaxlstm.lstm` without ``seq_lengths`` and ``state``);
+- with ``state_inputs=True`` also ``sequence_lens`` ``(B,)`` int32, ``initial_h`` and
+  ``initial_c`` ``(L * D, B, H)``, all three required (:func:`jaxlstm.lstm` with
+  ``seq_lengths`` and ``state``); ``Slice`` nodes hand each layer its rows of the state.
+
+The batch and time axes are symbolic (``"batch"``, ``"time"``). The model declares the lowest
+ONNX IR version its opset needs (onnx's own table: 7 for opset 14), not the newest that the
+installed onnx writes, so that older runtimes load it.
 
 The vanilla and peephole cells have ONNX forms; every other variant (no such gate in the
 operator, or ``clip``, which ONNX applies to the gates' inputs, not to ``c``), a projection and
@@ -40,7 +49,7 @@ def _onnx():
 
 
 def to_onnx(params: CellParams | LSTMParams, *, readout: tuple | None = None, shortcut: bool = False,
-            name: str = "jaxlstm"):
+            name: str = "jaxlstm", state_inputs: bool = False):
     """An ``onnx.ModelProto`` computing :func:`jaxlstm.lstm` of ``params`` in float32 (save it
     with ``onnx.save(model, path)``).
 
@@ -51,11 +60,18 @@ def to_onnx(params: CellParams | LSTMParams, *, readout: tuple | None = None, sh
         shortcut: the readout reads ``concat([Y, X], -1)`` (the inputs too), as the trainer's
             ``model.shortcut``.
         name: the graph's name.
+        state_inputs: whether the model's inputs are ``X``, ``sequence_lens``, ``initial_h`` and
+            ``initial_c`` (all required: :func:`jaxlstm.lstm` with ``seq_lengths`` and
+            ``state``) rather than ``X`` alone (the default: full lengths from a zero state).
 
-    Usage (with onnx installed)::
+    Usage (with onnx and onnxruntime installed)::
 
-        model = to_onnx(jaxlstm.init(jax.random.key(0), 8, 16, num_layers=2, bidirectional=True))
-        onnx.save(model, "lstm.onnx")   # two LSTM nodes, run by onnxruntime
+        params = jaxlstm.init(jax.random.key(0), 8, 16, num_layers=2, bidirectional=True)
+        onnx.save(to_onnx(params), "lstm.onnx")   # two LSTM nodes; the one input X
+        run = onnxruntime.InferenceSession("lstm.onnx")
+        ys, h, c = run.run(None, {"X": xs})   # jaxlstm.lstm(params, xs), xs (T, B, 8) float32
+        onnx.save(to_onnx(params, state_inputs=True), "lstm_state.onnx")
+        # inputs X, sequence_lens, initial_h, initial_c: jaxlstm.lstm(params, xs, state, seq_lengths=...)
     """
     onnx = _onnx()
     from onnx import TensorProto, helper, numpy_helper
@@ -75,12 +91,15 @@ def to_onnx(params: CellParams | LSTMParams, *, readout: tuple | None = None, sh
         tensors = _node_weights(layer)
         names = [f"layer{l}_{key}" for key in tensors]
         weights += [numpy_helper.from_array(value, n) for n, value in zip(names, tensors.values())]
-        span = [f"layer{l}_start", f"layer{l}_stop"]
-        weights += [numpy_helper.from_array(np.array([l * D], np.int64), span[0]),
-                    numpy_helper.from_array(np.array([(l + 1) * D], np.int64), span[1])]
-        nodes += [helper.make_node("Slice", ["initial_h", *span], [f"layer{l}_h0"]),
-                  helper.make_node("Slice", ["initial_c", *span], [f"layer{l}_c0"])]
-        inputs = [x, names[0], names[1], names[2], "sequence_lens", f"layer{l}_h0", f"layer{l}_c0"]
+        optional = ["", "", ""]
+        if state_inputs:
+            span = [f"layer{l}_start", f"layer{l}_stop"]
+            weights += [numpy_helper.from_array(np.array([l * D], np.int64), span[0]),
+                        numpy_helper.from_array(np.array([(l + 1) * D], np.int64), span[1])]
+            nodes += [helper.make_node("Slice", ["initial_h", *span], [f"layer{l}_h0"]),
+                      helper.make_node("Slice", ["initial_c", *span], [f"layer{l}_c0"])]
+            optional = ["sequence_lens", f"layer{l}_h0", f"layer{l}_c0"]
+        inputs = [x, names[0], names[1], names[2], *optional]
         inputs += [names[3]] if "P" in tensors else []
         nodes.append(helper.make_node("LSTM", inputs, [f"layer{l}_Y", f"layer{l}_Yh", f"layer{l}_Yc"],
                                       hidden_size=H, direction="bidirectional" if D == 2 else "forward"))
@@ -106,18 +125,21 @@ def to_onnx(params: CellParams | LSTMParams, *, readout: tuple | None = None, sh
         nodes.append(helper.make_node("MatMul", ["features" if shortcut else "Y", "readout_w"], ["projected"]))
         nodes.append(helper.make_node("Add", ["projected", "readout_b"], ["logits"]))
         outputs.append(helper.make_tensor_value_info("logits", f32, ["time", "batch", w.shape[1]]))
+    graph_inputs = [helper.make_tensor_value_info("X", f32, ["time", "batch", stack.layers[0][0].input_size])]
+    if state_inputs:
+        graph_inputs += [helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, ["batch"]),
+                         helper.make_tensor_value_info("initial_h", f32, [L * D, "batch", H]),
+                         helper.make_tensor_value_info("initial_c", f32, [L * D, "batch", H])]
     graph = helper.make_graph(
-        nodes, name,
-        [helper.make_tensor_value_info("X", f32, ["time", "batch", stack.layers[0][0].input_size]),
-         helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, ["batch"]),
-         helper.make_tensor_value_info("initial_h", f32, [L * D, "batch", H]),
-         helper.make_tensor_value_info("initial_c", f32, [L * D, "batch", H])],
+        nodes, name, graph_inputs,
         [helper.make_tensor_value_info("Y", f32, ["time", "batch", D * H]),
          helper.make_tensor_value_info("Y_h", f32, [L * D, "batch", H]),
          helper.make_tensor_value_info("Y_c", f32, [L * D, "batch", H]), *outputs],
         initializer=weights,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="jaxlstm")
+    opsets = [helper.make_opsetid("", OPSET)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="jaxlstm",
+                              ir_version=helper.find_min_ir_version_for(opsets))
     onnx.checker.check_model(model)
     return model
 

@@ -14,10 +14,11 @@ from jaxlstm.train.restore import load_params
 __all__ = ["onnx_of_run"]
 
 
-def onnx_of_run(workdir: str | Path, *, seed: int | None = None):
+def onnx_of_run(workdir: str | Path, *, seed: int | None = None, state_inputs: bool = False):
     """The ONNX model of the newest checkpoint of the run in ``workdir``: network ``seed`` (one
-    of the run's seeds; default its first). Its inputs are those of :func:`to_onnx`; its
-    outputs add ``logits``, the readout's (before the task's sigmoid or softmax)."""
+    of the run's seeds; default its first). Its inputs are those of :func:`to_onnx`: ``X``
+    alone, or with ``state_inputs`` also ``sequence_lens``, ``initial_h`` and ``initial_c``;
+    its outputs add ``logits``, the readout's (before the task's sigmoid or softmax)."""
     config, model, params = load_params(workdir)
     seeds = list(range(config.train.seed, config.train.seed + config.train.seeds))
     seed = seeds[0] if seed is None else seed
@@ -27,4 +28,4 @@ def onnx_of_run(workdir: str | Path, *, seed: int | None = None):
     params = jax.tree.map(lambda a: a[seeds.index(seed)], params)
     readout = (params["readout"]["w"], params["readout"]["b"])
     return to_onnx(params["lstm"], readout=readout, shortcut=config.model.shortcut,
-                   name=f"{config.task.name}-seed{seed}")
+                   name=f"{config.task.name}-seed{seed}", state_inputs=state_inputs)
