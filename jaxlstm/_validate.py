@@ -27,6 +27,18 @@ def as_array(name: str, value: object) -> Array:
         ) from None
 
 
+def as_state(state: object) -> LSTMState:
+    """``state`` as an ``LSTMState`` of arrays: any pair ``(h, c)``, tuple or list, or a TypeError."""
+    if not isinstance(state, (tuple, list)) or len(state) != 2:
+        got = (f"a {type(state).__name__} of length {len(state)}" if isinstance(state, (tuple, list))
+               else type(state).__name__)
+        raise TypeError(
+            f"state must be a pair (h, c), e.g. jaxlstm.LSTMState(h, c) or [h, c]; got {got}. "
+            "Note the order: h first (Flax's carry is (c, h))."
+        )
+    return LSTMState(*(as_array(f"state.{name}", part) for name, part in zip("hc", state)))
+
+
 def as_stack(params: object) -> LSTMParams:
     """Return ``params`` as a validated ``LSTMParams``; a lone ``CellParams`` is a 1-layer stack."""
     if isinstance(params, CellParams):
@@ -151,12 +163,7 @@ def _check_cell_shapes(where: str, cell: CellParams, hidden: int, hidden_from: s
 
 def check_step(cell: CellParams, state: object, x: object) -> tuple[LSTMState, Array]:
     """The state ``(h, c)`` and input ``x`` of one step fit ``cell`` and each other."""
-    if not isinstance(state, (tuple, list)) or len(state) != 2:
-        raise TypeError(
-            f"state must be a pair (h, c), e.g. jaxlstm.LSTMState(h, c); got "
-            f"{type(state).__name__}. Note the order: h first (Flax's carry is (c, h))."
-        )
-    h, c = (as_array(f"state.{name}", part) for name, part in zip("hc", state))
+    h, c = as_state(state)
     x = as_array("x", x)
     dtype = jnp.dtype(cell.V.dtype)
     I, P, C = cell.input_size, cell.output_size, cell.state_size
@@ -355,12 +362,7 @@ def check_resets(xs: Array, resets: object) -> Array:
 
 
 def check_state(params: LSTMParams, xs: Array, state: object) -> LSTMState:
-    if not isinstance(state, tuple) or len(state) != 2:
-        raise TypeError(
-            f"state must be a pair (h, c), e.g. jaxlstm.LSTMState(h, c); got "
-            f"{type(state).__name__}. Note the order: h first (Flax's carry is (c, h))."
-        )
-    h, c = (as_array(f"state.{name}", part) for name, part in zip("hc", state))
+    h, c = as_state(state)
     stacked = params.num_layers * params.num_directions
     batch = tuple(xs.shape[1:-1])
     dtype = jnp.dtype(params.layers[0][0].V.dtype)

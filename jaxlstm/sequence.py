@@ -27,7 +27,7 @@ __all__ = ["lstm"]
 def lstm(
     params: LSTMParams | CellParams,
     xs: Array,
-    state: tuple[Array, Array] | None = None,
+    state: tuple[Array, Array] | list[Array] | None = None,
     *,
     seq_lengths: Array | None = None,
     resets: Array | None = None,
@@ -50,7 +50,8 @@ def lstm(
             unidirectional stack).
         xs: ``(T, *batch, input_size)``, time-major. ``T = 0`` returns empty ``ys`` and the
             initial state.
-        state: the initial ``(h, c)``, each ``(num_layers * num_directions, *batch, H)``
+        state: the initial ``(h, c)`` (an ``LSTMState``, or a tuple or list ``[h, c]``, as
+            :func:`jaxlstm.lstm_step` takes), each ``(num_layers * num_directions, *batch, H)``
             (``h`` has ``proj_size`` units with a projection; with FGR ``c`` has
             ``params.state_size = (1 + K) * H`` units: ``c[..., :H]`` is the cell state and
             ``c[..., H:]`` the previous step's activations of the ``K`` gates of i, f, o that

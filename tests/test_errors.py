@@ -56,6 +56,10 @@ CASES = {
     "state that is not a pair": (
         dict(state=STATE.h), TypeError, r"state must be a pair \(h, c\).*got .*Array.*h first",
     ),
+    "state that is a list of three": (
+        dict(state=[STATE.h, STATE.c, STATE.c]), TypeError,
+        r"state must be a pair \(h, c\), e\.g\. jaxlstm\.LSTMState\(h, c\) or \[h, c\]; got a list of length 3\..*h first",
+    ),
     "seq_lengths of the wrong shape": (
         dict(seq_lengths=jnp.array([1, 2])), ValueError,
         r"seq_lengths has shape \(2,\); expected the batch shape \(3,\) of xs, which has shape \(5, 3, 4\)"
@@ -138,6 +142,17 @@ def test_seq_lengths_values_are_not_checked_when_traced():
     assert ys.shape == (T, B, H)
 
 
+def test_lstm_takes_a_list_state_as_lstm_step_does():
+    h, c = jax.random.normal(jax.random.key(2), (2, *STATE.h.shape))
+    for run in (call, jax.jit(call)):
+        ys, final = run(state=jaxlstm.LSTMState(h, c))
+        ys_list, final_list = run(state=[h, c])
+        assert isinstance(final_list, jaxlstm.LSTMState)
+        np.testing.assert_array_equal(ys_list, ys)
+        np.testing.assert_array_equal(final_list.h, final.h)
+        np.testing.assert_array_equal(final_list.c, final.c)
+
+
 # ---------------------------------------------------------------- lstm_step
 
 CELL = PARAMS.layers[0][0]
@@ -198,6 +213,9 @@ STEP_CASES = {
         r"state\.h has dtype bfloat16; expected the params' dtype float32\. Hint: state\.h\.astype",
     ),
     "state that is not a pair": (dict(state=STEP_STATE.h), TypeError, r"state must be a pair \(h, c\).*h first"),
+    "state that is a list of one": (
+        dict(state=[STEP_STATE.h]), TypeError, r"state must be a pair \(h, c\).*or \[h, c\]; got a list of length 1",
+    ),
     "integer matmul_dtype": (dict(matmul_dtype=jnp.int8), TypeError, r"matmul_dtype must be None or a floating dtype"),
 }
 

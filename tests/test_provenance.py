@@ -1,17 +1,27 @@
 """Provenance: the record names the commit, versions, platform and wall time; a clean and a dirty
-tree are told apart in a real git repository; experiments/collect.py refuses what no commit backs."""
+tree are told apart in a real git repository; jaxlstm's version names the commit of the checkout
+it was imported from, installed or not; experiments/collect.py refuses what no commit backs.
+
+These tests pass with jaxlstm installed and from a checkout on PYTHONPATH alike: none asks
+importlib.metadata for jaxlstm."""
 
 import importlib.util
 import json
+import os
 import platform
 import shutil
 import subprocess
+import sys
+import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
 import jax
 import pytest
+from packaging.version import Version
 
+import jaxlstm
+from jaxlstm import _version
 from jaxlstm.train import provenance
 from jaxlstm.train.provenance import Source
 
@@ -43,7 +53,8 @@ def test_record_names_commit_versions_platform_and_wall_time():
                           "platform", "cpu", "backend", "device_count", "wall_seconds"}
     assert entry["commit"] == "a" * 40 and entry["clean"] is False and entry["wall_seconds"] == 61.3
     assert entry["python"] == platform.python_version() and entry["platform"] == platform.platform()
-    assert all(entry[name] == version(name) for name in ("jax", "jaxlib", "optax", "flax", "jaxlstm"))
+    assert all(entry[name] == version(name) for name in ("jax", "jaxlib", "optax", "flax"))
+    assert entry["jaxlstm"] == f"{jaxlstm.__version__}+g{'a' * 12}.dirty"  # the version of the tree it names
     assert entry["backend"] == jax.default_backend() and entry["device_count"] == jax.device_count()
     assert json.loads(json.dumps(entry)) == entry
 
@@ -80,6 +91,52 @@ def test_jaxlstm_records_its_own_checkout():
         assert isinstance(state.clean, bool)
     else:
         assert state == Source(None, None)
+
+
+def test_the_version_is_defined_once():
+    assert jaxlstm.__version__ is _version.__version__
+    assert Version(jaxlstm.__version__).local is None  # the local part is provenance's, for checkouts
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in pyproject["project"] and pyproject["project"]["dynamic"] == ["version"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "jaxlstm._version.__version__"}
+
+
+@pytest.mark.parametrize("state, local", [
+    (Source("3c15f72a9b01" + "7" * 28, True), "g3c15f72a9b01"),
+    (Source("3c15f72a9b01" + "7" * 28, False), "g3c15f72a9b01.dirty"),
+    (Source(None, None), None),  # an installed copy: the plain version
+])
+def test_jaxlstm_version_marks_a_checkout_with_its_commit(state, local):
+    made = Version(provenance.jaxlstm_version(state))  # PEP 440, or InvalidVersion
+    assert made.public == jaxlstm.__version__ and made.local == local
+
+
+def test_the_environment_names_the_jaxlstm_that_runs_now():
+    assert provenance.environment()["jaxlstm"] == provenance.jaxlstm_version(provenance.source())
+
+
+@needs_git
+def test_a_checkout_on_pythonpath_records_its_commit(tmp_path):
+    """jaxlstm copied into a fresh git repository and imported from it through PYTHONPATH alone,
+    as on a cluster without pip install: its record names the copy's commit."""
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    shutil.copytree(Path(jaxlstm.__file__).parent, repo / "jaxlstm", ignore=shutil.ignore_patterns("__pycache__"))
+    elsewhere.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "copy")
+    commit = git(repo, "rev-parse", "HEAD")
+    code = ("import json, jaxlstm\n"
+            "from jaxlstm.train import provenance\n"
+            "print(json.dumps({'file': jaxlstm.__file__, 'record': provenance.record(provenance.source(), 1.0)}))")
+    env = {**os.environ, "PYTHONPATH": str(repo), "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True,
+                          check=True)
+    ran = json.loads(done.stdout)
+    assert Path(ran["file"]).resolve().is_relative_to(repo.resolve())
+    record = ran["record"]
+    assert record["commit"] == commit and record["clean"] is True
+    assert record["jaxlstm"] == f"{jaxlstm.__version__}+g{commit[:12]}"
 
 
 def test_cpu_model_reads_the_first_model_name(tmp_path):

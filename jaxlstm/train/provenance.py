@@ -2,14 +2,20 @@
 
 :func:`record` is the ``"provenance"`` entry of a run's ``summary.json``::
 
-    {"commit": "3c15f72...", "clean": true, "python": "3.11.2", "jax": "0.10.2",
-     "jaxlib": "0.10.2", "optax": "0.2.8", "flax": "0.12.8", "jaxlstm": "0.1.0",
+    {"commit": "3c15f72a9b01...", "clean": true, "python": "3.11.2", "jax": "0.10.2",
+     "jaxlib": "0.10.2", "optax": "0.2.8", "flax": "0.12.8", "jaxlstm": "0.1.0+g3c15f72a9b01",
      "platform": "Linux-6.1.0-x86_64-with-glibc2.36", "cpu": "Intel(R) Xeon(R) Processor",
      "backend": "cpu", "device_count": 1, "wall_seconds": 101.3}
 
 The commit is that of the git checkout jaxlstm was imported from, and ``clean`` says whether
 its tracked files equal that commit (untracked files, such as run outputs, do not count). Both
 are None when jaxlstm does not run from a git checkout (an installed copy, or no git).
+
+jaxlstm's version is that of the source tree it was imported from (``jaxlstm.__version__``),
+installed or not: from a git checkout it names the commit as a PEP 440 local version,
+``0.1.0+g3c15f72a9b01`` (``.dirty`` appended when the tree is not clean); an installed copy
+records the plain ``0.1.0``. The other libraries' versions are those of their installed
+distributions, None for one not installed.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ from pathlib import Path
 
 import jax
 
-__all__ = ["PACKAGES", "Source", "cpu_model", "environment", "record", "source"]
+from jaxlstm._version import __version__
 
-PACKAGES = ("jax", "jaxlib", "optax", "flax", "jaxlstm")
-"""The distributions whose versions a record names."""
+__all__ = ["PACKAGES", "Source", "cpu_model", "environment", "jaxlstm_version", "record", "source"]
+
+PACKAGES = ("jax", "jaxlib", "optax", "flax")
+"""The installed distributions whose versions a record names, besides jaxlstm's own."""
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -100,12 +108,41 @@ def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str | None:
     return None
 
 
-def environment() -> dict:
+def jaxlstm_version(state: Source) -> str:
+    """jaxlstm's version as it ran: the source tree's version, marked with its commit in a checkout.
+
+    Args:
+        state: :func:`source` of jaxlstm's package directory.
+
+    Returns:
+        ``jaxlstm.__version__`` outside a git checkout (``state.commit`` None); in one, that
+        version with a PEP 440 local part naming the commit's first 12 hex digits after a ``g``
+        (as ``git describe`` writes it), then ``.dirty`` when ``state.clean`` is False.
+
+    Example:
+        >>> import jaxlstm
+        >>> from jaxlstm.train.provenance import Source, jaxlstm_version
+        >>> jaxlstm_version(Source("3c15f72a9b01" + "0" * 28, False)).partition("+")[2]
+        'g3c15f72a9b01.dirty'
+        >>> jaxlstm_version(Source(None, None)) == jaxlstm.__version__
+        True
+    """
+    if state.commit is None:
+        return __version__
+    return f"{__version__}+g{state.commit[:12]}{'' if state.clean else '.dirty'}"
+
+
+def environment(started: Source | None = None) -> dict:
     """The Python and library versions, the platform, the CPU and the JAX devices.
+
+    Args:
+        started: :func:`source` as a run took it when it started, for jaxlstm's version; None
+            takes it now.
 
     Returns:
         ``{"python", "jax", "jaxlib", "optax", "flax", "jaxlstm", "platform", "cpu",
-        "backend", "device_count"}``; a version is None for a distribution not installed.
+        "backend", "device_count"}``; the version of a library not installed is None, and
+        jaxlstm's is :func:`jaxlstm_version`.
 
     Example:
         >>> from jaxlstm.train.provenance import environment
@@ -118,6 +155,7 @@ def environment() -> dict:
             versions[name] = version(name)
         except PackageNotFoundError:
             versions[name] = None
+    versions["jaxlstm"] = jaxlstm_version(source() if started is None else started)
     return {"python": platform.python_version(), **versions, "platform": platform.platform(),
             "cpu": cpu_model(), "backend": jax.default_backend(), "device_count": jax.device_count()}
 
@@ -130,7 +168,7 @@ def record(started: Source, wall_seconds: float) -> dict:
         wall_seconds: the run's wall time, from its start to its summary.
 
     Returns:
-        ``{"commit", "clean", **environment(), "wall_seconds"}``, JSON-ready.
+        ``{"commit", "clean", **environment(started), "wall_seconds"}``, JSON-ready.
 
     Example:
         >>> from jaxlstm.train.provenance import Source, record
@@ -138,5 +176,5 @@ def record(started: Source, wall_seconds: float) -> dict:
         >>> entry["clean"], entry["wall_seconds"], entry["python"] is not None
         (True, 12.3, True)
     """
-    return {"commit": started.commit, "clean": started.clean, **environment(),
+    return {"commit": started.commit, "clean": started.clean, **environment(started),
             "wall_seconds": round(wall_seconds, 1)}

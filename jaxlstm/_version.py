@@ -1,0 +1,4 @@
+"""jaxlstm's version, defined once: ``jaxlstm.__version__`` re-exports it and pyproject.toml
+reads it (``[tool.setuptools.dynamic]``) for the distribution's metadata."""
+
+__version__ = "0.1.0"
