@@ -61,7 +61,7 @@ def main() -> dict:
                "ppo.minibatches=2", "ppo.epochs=1", "model.hidden_size=8"]
         agents = [run(load(None, ppo + extra), workdir / f"ppo{i}", progress=False, echo=quiet).state.params
                   for i, extra in enumerate([["parallel.devices=1"], ["parallel.devices=4", "parallel.axis=seeds"]])]
-        out["ppo_seeds"] = max(float(abs(a - b).max()) for a, b in zip(*map(jax.tree.leaves, agents)))
+        out["ppo_seeds"] = [[leaf.tolist() for leaf in jax.tree.leaves(agent)] for agent in agents]
         for impl in ("auto", "reference"):
             parts = _build(load(None, base + ["parallel.devices=4", f"model.impl={impl}"]))
             state = parts.init(parts.seeds)

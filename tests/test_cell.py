@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import reference
+from tolerance import assert_close
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,9 +33,8 @@ def check_identity(input_size, hidden_size, seed):
         assert W.shape == (hidden_size, input_size) and U.shape == (hidden_size, hidden_size)
         V = np.concatenate([U, W], axis=1)
         assert V.shape == (hidden_size, hidden_size + input_size)
-        np.testing.assert_allclose(V @ np.concatenate([h, x]), W @ x + U @ h, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(z[gate * hidden_size : (gate + 1) * hidden_size], W @ x + U @ h,
-                                   rtol=1e-12, atol=1e-12)
+        assert_close(V @ np.concatenate([h, x]), W @ x + U @ h, "reordered")
+        assert_close(z[gate * hidden_size : (gate + 1) * hidden_size], W @ x + U @ h, "reordered")
 
 
 def test_identity_h3_i2(x64):
@@ -60,8 +60,8 @@ def test_step_equals_numpy_reference(sizes, seed):
         sd = to_torch(cell)
         weights = [sd[k + "_l0"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         h_ref, c_ref = reference.step(weights, h, c, x)
-        np.testing.assert_allclose(h_new, h_ref, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(c_new, c_ref, rtol=1e-12, atol=1e-12)
+        assert_close(h_new, h_ref, "reference")
+        assert_close(c_new, c_ref, "reference")
         np.testing.assert_array_equal(y, h_new)
 
 
@@ -75,7 +75,7 @@ def test_leading_batch_dims_equal_vmap(batch):
     step = lambda s, x: jaxlstm.lstm_step(cell, s, x)
     for _ in batch:
         step = jax.vmap(step)
-    np.testing.assert_allclose(jax.tree.leaves(batched), jax.tree.leaves(step(state, x)), rtol=1e-6, atol=1e-6)
+    assert_close(jax.tree.leaves(batched), jax.tree.leaves(step(state, x)), "reordered")
 
 
 def test_step_is_one_matmul():

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tolerance import assert_trees_close
 from jax.experimental import rnn
 
 import jaxlstm
@@ -66,12 +67,6 @@ def outputs_and_grads(impl, params, xs, state, **options):
     return jax.jit(jax.grad(loss, argnums=(0, 1, 2), has_aux=True))(params, xs, state)
 
 
-def assert_close(got, want, tol=1e-5):
-    assert jax.tree.structure(got) == jax.tree.structure(want)
-    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-
-
 STACKS = [(1, False, (5,), False), (1, False, (5,), True), (2, True, (5,), True), (1, True, (2, 3), True)]
 
 
@@ -81,8 +76,8 @@ def test_values_and_gradients_equal_the_fused_path(kernel, num_layers, bidirecti
     """Lengths include 0 and T; the initial state is random, so a length-0 row must return it."""
     params, xs, lengths, state = case(num_layers, bidirectional, batch)
     options = dict(seq_lengths=lengths if with_lengths else None)
-    assert_close(outputs_and_grads("cudnn", params, xs, state, **options),
-                 outputs_and_grads("fused", params, xs, state, **options))
+    assert_trees_close(outputs_and_grads("cudnn", params, xs, state, **options),
+                       outputs_and_grads("fused", params, xs, state, **options), "accumulated")
 
 
 @pytest.mark.parametrize("options", [dict(reverse=True), dict(dropout=0.5, key=jax.random.key(1)), dict()],
@@ -90,13 +85,13 @@ def test_values_and_gradients_equal_the_fused_path(kernel, num_layers, bidirecti
 def test_the_options_it_supports_equal_the_fused_path(kernel, options):
     params, xs, lengths, _ = case(1 if "reverse" in options else 2, False, learn_initial_state=not options)
     grads = [outputs_and_grads(impl, params, xs, None, seq_lengths=lengths, **options) for impl in ("cudnn", "fused")]
-    assert_close(*grads)
+    assert_trees_close(*grads, "accumulated")
 
 
 def test_empty_batch_and_no_steps_return_the_initial_state(kernel):
     for batch, T in (((0,), 4), ((3,), 0)):
         params, xs, _, state = case(1, True, batch=batch, T=T)
-        assert_close(jaxlstm.lstm(params, xs, state, impl="cudnn"), jaxlstm.lstm(params, xs, state, impl="fused"))
+        assert_trees_close(jaxlstm.lstm(params, xs, state, impl="cudnn"), jaxlstm.lstm(params, xs, state, impl="fused"))
 
 
 def test_the_packed_weights_are_the_interop_layout():
@@ -147,5 +142,5 @@ def test_on_gpu_auto_keeps_the_fused_scan_and_cudnn_exports_at_static_shapes():
     params, xs, lengths, state = case(2, True)
     f = jax.jit(lambda p, xs, n: jaxlstm.lstm(p, xs, seq_lengths=n, impl="cudnn"))
     exported = jax.export.deserialize(jax.export.export(f)(params, xs, lengths).serialize())
-    assert_close(exported.call(params, xs, lengths), f(params, xs, lengths))
+    assert_trees_close(exported.call(params, xs, lengths), f(params, xs, lengths))
     assert jaxlstm.kernel.auto_impl(xs.shape, params.layers[0][0], 4, jax.default_backend()) == "fused"

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tolerance import assert_trees_close
 from jax import export
 
 import jaxlstm
@@ -30,9 +31,7 @@ def inputs(T, B, I, seed=0):
 
 
 def assert_same(got, want):
-    assert jax.tree.structure(got) == jax.tree.structure(want)
-    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert_trees_close(got, want, "reordered")
 
 
 @pytest.mark.parametrize("impl", IMPLS)

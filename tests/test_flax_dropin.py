@@ -23,6 +23,7 @@ import jaxlstm
 from jaxlstm.flax import LSTMCell
 from jaxlstm.flax import linen as jlinen
 from jaxlstm.interop import from_flax
+from tolerance import assert_close
 
 T, B, I, H = 5, 2, 3, 4
 
@@ -82,11 +83,11 @@ def test_nnx_rnn_runs_equal_flax_cells(flax_cls, activations):
     (d_theirs, dxs_theirs), expected = grad(theirs, xs)
     (d_ours, dxs_ours), got = grad(ours, xs)
     for a, b in zip(got, expected):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert_close(a, b, "framework")
     d_theirs = from_flax(nnx.to_pure_dict(d_theirs))
-    np.testing.assert_allclose(d_ours.params.V.get_value(), d_theirs.V, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(d_ours.params.b.get_value(), d_theirs.b, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(dxs_ours, dxs_theirs, rtol=1e-4, atol=1e-5)
+    assert_close(d_ours.params.V.get_value(), d_theirs.V, "accumulated")
+    assert_close(d_ours.params.b.get_value(), d_theirs.b, "accumulated")
+    assert_close(dxs_ours, dxs_theirs, "accumulated")
 
 
 def test_seq_lengths_keep_the_carry_at_each_sequence_end_and_zero_nothing_flax_keeps():
@@ -102,7 +103,7 @@ def test_seq_lengths_keep_the_carry_at_each_sequence_end_and_zero_nothing_flax_k
         carries.append(step)
     for n, length in enumerate(lengths):
         for kept, final in zip(carries[int(length) - 1], carry):
-            np.testing.assert_allclose(kept[n], final[n], rtol=1e-6)
+            assert_close(kept[n], final[n], "reordered")
 
 
 def test_linen_rnn_equals_step_loops_nn_scan_and_flax_cells_with_multiple_batch_dims():
@@ -117,13 +118,13 @@ def test_linen_rnn_equals_step_loops_nn_scan_and_flax_cells_with_multiple_batch_
     params = variables["params"]["cell"]
     for t in range(T):
         step_carry, y = cell.apply({"params": params}, step_carry, xs[..., t, :])
-        np.testing.assert_allclose(y, ys[..., t, :], rtol=1e-6)
-    np.testing.assert_allclose(step_carry, carry, rtol=1e-6)
+        assert_close(y, ys[..., t, :], "reordered")
+    assert_close(step_carry, carry, "reordered")
 
     scanned = nn.scan(jlinen.LSTMCell, in_axes=2, out_axes=2, variable_broadcast="params",
                       split_rngs={"params": False})(H, gate_fn=jax.nn.hard_sigmoid, activation_fn=jax.nn.elu)
     scan_carry, scan_ys = scanned.apply({"params": params}, scanned.initialize_carry(None, xs[..., 0, :].shape), xs)
-    np.testing.assert_allclose(scan_ys, ys, rtol=1e-6)
+    assert_close(scan_ys, ys, "reordered")
 
     V, b = np.asarray(params["cell_params"].V), np.asarray(params["cell_params"].b)
     gates = lambda a: np.split(a, 4, axis=-1)
@@ -133,8 +134,8 @@ def test_linen_rnn_equals_step_loops_nn_scan_and_flax_cells_with_multiple_batch_
     for flax_cls in (nn.LSTMCell, nn.OptimizedLSTMCell):
         theirs = nn.RNN(flax_cls(H, gate_fn=jax.nn.hard_sigmoid, activation_fn=jax.nn.elu), return_carry=True)
         their_carry, their_ys = jax.jit(theirs.apply)({"params": {"cell": tree}}, xs)
-        np.testing.assert_allclose(ys, their_ys, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(carry, their_carry, rtol=1e-5, atol=1e-6)
+        assert_close(ys, their_ys, "framework")
+        assert_close(carry, their_carry, "framework")
 
 
 def test_linen_reverse_keep_order_time_major_and_bidirectional():
@@ -145,10 +146,10 @@ def test_linen_reverse_keep_order_time_major_and_bidirectional():
     carry, ys = run()
     _, flipped = run(reverse=True)
     _, kept = run(reverse=True, keep_order=True)
-    np.testing.assert_allclose(flipped, nn.RNN(cell).apply(variables, xs[:, ::-1]), rtol=1e-6)
-    np.testing.assert_allclose(kept, flipped[:, ::-1], rtol=1e-6)
+    assert_close(flipped, nn.RNN(cell).apply(variables, xs[:, ::-1]), "reordered")
+    assert_close(kept, flipped[:, ::-1], "reordered")
     _, major = nn.RNN(cell, time_major=True, return_carry=True).apply(variables, xs.swapaxes(0, 1))
-    np.testing.assert_allclose(major.swapaxes(0, 1), ys, rtol=1e-6)
+    assert_close(major.swapaxes(0, 1), ys, "reordered")
     assert not any(np.allclose(leaf, 0) for leaf in jax.tree.leaves(carry))
 
     for merge_fn, width in ((None, 2 * H), (lambda a, b: a + b, H)):
@@ -180,10 +181,9 @@ def test_nnx_rnn_dtypes_and_promotion_as_flax(dtype, param_dtype, x_dtype):
     got = run(ours, xs)
     with jax.numpy_dtype_promotion("standard"):
         expected = run(theirs, xs)
-    low = jnp.dtype(dtype or param_dtype).itemsize < 4
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
         assert a.dtype == b.dtype and a.shape == b.shape
-        np.testing.assert_allclose(np.float32(a), np.float32(b), atol=0.05 if low else 1e-5)
+        assert_close(a, b, "framework", dtype=dtype or param_dtype)  # at the precision it computes in
 
 
 def test_nnx_carry_init_shapes_and_rngs_as_flax():
@@ -208,7 +208,7 @@ def test_nnx_carry_init_shapes_and_rngs_as_flax():
     xs = normal(6, (B, T, I))
     for a, b in zip(jax.tree.leaves(nnx.RNN(ours, rngs=nnx.Rngs(carry=4), return_carry=True)(xs)),
                     jax.tree.leaves(nnx.RNN(theirs, rngs=nnx.Rngs(carry=4), return_carry=True)(xs))):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert_close(a, b, "framework")
 
 
 def test_linen_carry_init():
@@ -242,7 +242,7 @@ def test_flax_initializers_per_gate_and_the_flax_scheme():
     cell = LSTMCell(big_I, big_H, rngs=nnx.Rngs(1)).cell_params
     U, W = np.asarray(cell.V[:big_H]), np.asarray(cell.V[big_H:])
     for block in np.split(U, 4, axis=1):
-        np.testing.assert_allclose(block.T @ block, np.eye(big_H), atol=1e-5)
+        assert_close(block.T @ block, np.eye(big_H), "reference")
     assert abs(W.std() * np.sqrt(big_I) - 1) < 0.06 and not cell.b.any()
     flax_W = nnx.OptimizedLSTMCell(big_I, big_H, rngs=nnx.Rngs(1)).dense_i.kernel.get_value()
     assert abs(W.std() / flax_W.std() - 1) < 0.06

@@ -17,9 +17,9 @@ import jaxlstm
 from jaxlstm.flax import LSTM, LSTMCell
 from jaxlstm.flax import linen as jlinen
 from jaxlstm.interop import from_flax
+from tolerance import assert_close
 
 T, B, I, H = 6, 3, 4, 5
-TOL = dict(rtol=1e-5, atol=1e-5)
 
 
 def normal(seed, shape):
@@ -131,12 +131,12 @@ def test_cell_wrappers_gradients_equal_functional(x64):
     nnx_loss = lambda w, xs: flax_loss(nnx.RNN(nnx.merge(graphdef, w), time_major=True, return_carry=True)(xs))
     d_weights, dxs = jax.grad(nnx_loss, argnums=(0, 1))(weights, xs)
     for a, b in zip(jax.tree.leaves((nnx.merge(graphdef, d_weights).cell_params, dxs)), jax.tree.leaves(expected)):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+        assert_close(a, b, "accumulated")
 
     rnn = nn.RNN(jlinen.LSTMCell(H, variant="peephole", param_dtype=jnp.float64), time_major=True, return_carry=True)
     linen_loss = lambda cell, xs: flax_loss(rnn.apply({"params": {"cell": {"cell_params": cell}}}, xs))
     for a, b in zip(jax.tree.leaves(jax.grad(linen_loss, argnums=(0, 1))(cell, xs)), jax.tree.leaves(expected)):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+        assert_close(a, b, "accumulated")
 
 
 def test_init_options_pass_through(x64):
@@ -244,13 +244,13 @@ def test_rnn_of_cell_equals_functional(variant):
     xs = normal(10, (T, B, I))
     ys_ref, (h_ref, c_ref) = jaxlstm.lstm(cell, xs)
     (c, h), ys = nnx.RNN(LSTMCell.from_params(cell), time_major=True, return_carry=True)(xs)
-    np.testing.assert_allclose(ys, ys_ref, **TOL)
-    np.testing.assert_allclose(h, h_ref[0], **TOL)
-    np.testing.assert_allclose(c, c_ref[0], **TOL)
+    assert_close(ys, ys_ref, "reordered")
+    assert_close(h, h_ref[0], "reordered")
+    assert_close(c, c_ref[0], "reordered")
     rnn = nn.RNN(jlinen.LSTMCell(H, variant=variant), time_major=True, return_carry=True)
     (c, h), ys = rnn.apply({"params": {"cell": {"cell_params": cell}}}, xs)
-    np.testing.assert_allclose(ys, ys_ref, **TOL)
-    np.testing.assert_allclose(c, c_ref[0], **TOL)
+    assert_close(ys, ys_ref, "reordered")
+    assert_close(c, c_ref[0], "reordered")
 
 
 # ---------------------------------------------------------------- drop-in for OptimizedLSTMCell
@@ -273,15 +273,15 @@ def test_linen_bidirectional_equals_optimized_lstm_cell_and_functional():
     (carry_f, carry_b), ys = bidirectional(jlinen.LSTMCell).apply(ours_vars, xs, seq_lengths=lengths)
     (flax_f, flax_b), ys_flax = bidirectional(nn.OptimizedLSTMCell).apply(flax_vars, xs, seq_lengths=lengths)
     valid = valid_mask(lengths, time_axis=1)
-    np.testing.assert_allclose(np.asarray(ys)[valid], np.asarray(ys_flax)[valid], **TOL)
+    assert_close(np.asarray(ys)[valid], np.asarray(ys_flax)[valid], "framework")
     for ours, theirs in ((carry_f, flax_f), (carry_b, flax_b)):
-        np.testing.assert_allclose(ours[0], theirs[0], **TOL)
-        np.testing.assert_allclose(ours[1], theirs[1], **TOL)
+        assert_close(ours[0], theirs[0], "framework")
+        assert_close(ours[1], theirs[1], "framework")
     # the same two cells as one bidirectional jaxlstm stack (PackedSequence semantics)
     stack = jaxlstm.LSTMParams(layers=((cells["forward_rnn"], cells["backward_rnn"]),))
     ys_ref, (h_ref, c_ref) = jaxlstm.lstm(stack, xs.swapaxes(0, 1), seq_lengths=lengths)
-    np.testing.assert_allclose(np.asarray(ys)[valid], np.asarray(ys_ref.swapaxes(0, 1))[valid], **TOL)
-    np.testing.assert_allclose(carry_b[1], h_ref[1], **TOL)
+    assert_close(np.asarray(ys)[valid], np.asarray(ys_ref.swapaxes(0, 1))[valid], "reordered")
+    assert_close(carry_b[1], h_ref[1], "reordered")
 
 
 # ---------------------------------------------------------------- training and checkpoints
@@ -457,8 +457,8 @@ def test_resets_initialize_carry_and_step_equal_the_functional_call(time_major):
         linen_carry, linen_y = linen.apply(variables, linen_carry, x, reset=reset, method="step")
         np.testing.assert_array_equal(linen_y, y)
         outputs.append(y)
-    np.testing.assert_allclose(jnp.stack(outputs, step_axis), ys, **TOL)
-    np.testing.assert_allclose(carry.h, final.h, **TOL)
+    assert_close(jnp.stack(outputs, step_axis), ys, "reordered")
+    assert_close(carry.h, final.h, "reordered")
 
     grads = nnx.grad(lambda m: jnp.sum(m(xs, resets=resets)[0]))(model)
     assert jnp.any(grads.params["layers"][0][0]["h0"][...] != 0)

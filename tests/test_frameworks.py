@@ -6,6 +6,7 @@ import pathlib
 import warnings
 
 import framework_cases as fc
+from tolerance import assert_close
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,7 +16,6 @@ import jaxlstm
 from jaxlstm import interop
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "frameworks.npz"
-TOL = dict(rtol=1e-5, atol=1e-5)
 
 
 def ours(cell, case, lengths=None):
@@ -27,9 +27,9 @@ def ours(cell, case, lengths=None):
 
 def assert_same_forward(cell, case):
     ys, h, c = ours(cell, case)
-    np.testing.assert_allclose(ys, case["ys"], **TOL)
-    np.testing.assert_allclose(h, case["h"], **TOL)
-    np.testing.assert_allclose(c, case["c"], **TOL)
+    assert_close(ys, case["ys"], "framework")
+    assert_close(h, case["h"], "framework")
+    assert_close(c, case["c"], "framework")
 
 
 @pytest.mark.parametrize("layout", ["linen", "linen_optimized", "nnx", "nnx_optimized"])
@@ -52,9 +52,9 @@ def test_cudnn_flat_weights_against_jax_experimental_rnn():
     ys, (h, c) = jaxlstm.lstm(jax.tree.map(jnp.asarray, params), jnp.asarray(case["xs"]), state,
                               seq_lengths=jnp.asarray(case["lengths"]))
     valid = np.arange(fc.T)[:, None] < case["lengths"][None]
-    np.testing.assert_allclose(np.asarray(ys)[valid], case["ys"][valid], **TOL)
-    np.testing.assert_allclose(h, case["h"], **TOL)
-    np.testing.assert_allclose(c, case["c"], **TOL)
+    assert_close(np.asarray(ys)[valid], case["ys"][valid], "framework")
+    assert_close(h, case["h"], "framework")
+    assert_close(c, case["c"], "framework")
     back = interop.from_cudnn(interop.to_cudnn(params), fc.I, fc.H, num_layers=2, bidirectional=True)
     for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(params)):
         np.testing.assert_array_equal(a, b)
@@ -113,7 +113,7 @@ def test_to_keras_with_keras_activations_builds_the_same_layer():
         ys, h, c = layer(xs.swapaxes(0, 1), initial_state=[h0, c0])
     expected = ours(cell, dict(xs=xs, h0=h0, c0=c0))
     for a, b in zip((np.asarray(ys).swapaxes(0, 1), h, c), expected):
-        np.testing.assert_allclose(a, b, **TOL)
+        assert_close(a, b, "framework")
 
 
 @pytest.mark.frameworks
@@ -128,7 +128,7 @@ def test_recorded_cases_are_current():
         pytest.skip("equinox, dm-haiku and keras are not all installed")  # the record stands in
     for name in fc.RECORDED:
         for key, value in run_live(name).items():
-            np.testing.assert_allclose(recorded(name)[key], value, rtol=1e-6, atol=1e-6, err_msg=f"{name}/{key}")
+            assert_close(recorded(name)[key], value, "reordered", err_msg=f"{name}/{key}")
 
 
 def cells():

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import reference
+from tolerance import assert_close
 from flax import nnx
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -40,9 +41,6 @@ seeds = st.integers(0, 2**16)
 length_dtypes = st.sampled_from([np.int32, np.int64, np.uint8, np.int16])
 # Activations the float64 reference knows.
 activations = st.sampled_from(["sigmoid", "tanh", "hard_sigmoid", "softsign", "elu"])
-
-TOLERANCE = {"float64": (1e-9, 1e-11), "float32": (2e-5, 2e-6), "float16": (2e-2, 5e-3), "bfloat16": (5e-2, 3e-2)}
-
 
 @st.composite
 def variants(draw, max_hidden=4):
@@ -92,19 +90,16 @@ def reference_stack(params, xs, state, lengths, reverse=False):
     return unflat(ys, batch), unflat(h, batch), unflat(c, batch)
 
 
-def assert_close(actual, expected, dtype="float64"):
-    """Equal shapes, and values within the dtype's tolerance of the float64 ones."""
-    actual = np.asarray(actual).astype(np.float64)
-    assert actual.shape == np.shape(expected), (actual.shape, np.shape(expected))
-    rtol, atol = TOLERANCE[dtype]
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
-
-
-def assert_trees_equal_shape_and_close(a, b, rtol=1e-9, atol=1e-11):
+def assert_trees_equal_shape_and_close(a, b, compared=None):
+    """Equal structures, shapes and dtypes, and values equal (``compared`` None) or close as
+    ``compared`` (tests/tolerance.py)."""
     assert jax.tree.structure(a) == jax.tree.structure(b)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         assert x.shape == y.shape and x.dtype == y.dtype, (x.shape, y.shape, x.dtype, y.dtype)
-        np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
+        if compared is None:
+            np.testing.assert_array_equal(x, y)
+        else:
+            assert_close(x, y, compared)
 
 
 def loss_and_outputs(run):
@@ -151,9 +146,9 @@ def test_lstm_equals_the_float64_reference_and_its_gradients_the_reference_impl(
         D = params.num_directions
         assert ys.shape == (T, *batch, D * params.output_size) and h.shape == (num_layers * D, *batch, params.output_size)
         for actual, wanted in zip((ys, h, c), expected):
-            assert_close(actual, wanted)
+            assert_close(actual, wanted, "reference")
         _, expected_grads = run("reference", False)
-        assert_trees_equal_shape_and_close(grads, expected_grads)
+        assert_trees_equal_shape_and_close(grads, expected_grads, "accumulated")
 
 
 def segments(resets, length):
@@ -207,7 +202,7 @@ def test_resets_equal_the_segments_run_apart(I, H, num_layers, bidirectional, ba
 
         ys, (h, c) = jaxlstm.lstm(params, xs, state, seq_lengths=seq_lengths, resets=resets, impl=impl)
         for actual, wanted in zip((ys, h, c), reference_with_resets(params, xs, state, resets, seq_lengths)):
-            assert_close(actual, wanted)
+            assert_close(actual, wanted, "reference")
 
 
 def variant_reference(cell, xs, h0, c0, lengths=None, reverse=False):
@@ -236,7 +231,7 @@ def test_every_variant_equals_the_float64_reference(I, H, variant, batch, T, imp
                                   seq_lengths=seq_lengths, reverse=reverse, impl=impl)
         expected = variant_reference(cell, xs, h0, c0, seq_lengths, reverse)
         for actual, wanted in zip((ys, h[0], c[0]), expected):
-            assert_close(actual, wanted)
+            assert_close(actual, wanted, "reference")
 
 
 @given(I=sizes, H=sizes, variant=variants(), batch=batch_shapes, seed=seeds)
@@ -250,8 +245,8 @@ def test_lstm_step_equals_one_step_of_the_reference(I, H, variant, batch, seed):
         h0, c0 = normal(rng, (*batch, cell.output_size)), normal(rng, (*batch, cell.state_size))
         (h, c), y = jaxlstm.lstm_step(cell, jaxlstm.LSTMState(jnp.asarray(h0), jnp.asarray(c0)), jnp.asarray(x))
         ys, h_ref, c_ref = variant_reference(cell, x[None], h0, c0)
-        assert_close(h, h_ref)
-        assert_close(c, c_ref)
+        assert_close(h, h_ref, "reference")
+        assert_close(c, c_ref, "reference")
         np.testing.assert_array_equal(y, h)
 
 
@@ -271,7 +266,7 @@ def test_low_precision_dtypes_keep_their_dtype_and_the_reference_values(I, H, nu
     assert {ys.dtype, h.dtype, c.dtype} == {jnp.dtype(dtype)}
     wide = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
     for actual, wanted in zip((ys, h, c), reference_stack(wide, np.asarray(xs, np.float64), None, seq_lengths)):
-        assert_close(actual, wanted, dtype)
+        assert_close(actual, wanted, "reference")  # at the precision of its dtype
     cell = params.layers[0][0]
     zeros = jnp.zeros((*batch, H), dtype)
     (h1, c1), y1 = jaxlstm.lstm_step(cell, (zeros, zeros), xs[0] if T else jnp.zeros((*batch, I), dtype))
@@ -297,7 +292,7 @@ def test_noise_is_the_same_on_every_impl_and_remat(I, H, bidirectional, batch, T
             return loss_and_outputs(lambda p, x, s: jaxlstm.lstm(p, x, s, impl=impl, remat=remat, **noise))(
                 params, xs, state)
 
-        assert_trees_equal_shape_and_close(run(impl, remat), run("reference", False))
+        assert_trees_equal_shape_and_close(run(impl, remat), run("reference", False), "accumulated")
 
 
 @given(I=sizes, H=sizes, num_layers=st.integers(1, 2), batch=batch_shapes, T=steps, impl=st.sampled_from(IMPLS),
@@ -319,7 +314,7 @@ def test_noise_at_its_limits(I, H, num_layers, batch, T, impl, seed):
         evaluation = jaxlstm.lstm(params, xs, state, dropout=0.5 if num_layers > 1 else 0.0, recurrent_dropout=0.5,
                                   deterministic=True, impl=impl)
         for actual, wanted in zip(jax.tree.leaves(evaluation), reference_stack(params, xs, state, None)):
-            assert_close(actual, wanted)
+            assert_close(actual, wanted, "reference")
 
 
 def numpy_cell(rng, I, H, variant=jaxlstm.Variant()):
@@ -337,7 +332,7 @@ def assert_cells_equal(a, b, exact=True):
         if exact:
             np.testing.assert_array_equal(x, y)
         else:
-            np.testing.assert_allclose(x, y, rtol=0, atol=1e-15)
+            assert_close(x, y, "reordered")
 
 
 @given(I=sizes, H=sizes, num_layers=st.integers(1, 2), bidirectional=st.booleans(), proj=st.booleans(), seed=seeds)
@@ -350,14 +345,14 @@ def test_stack_converters_round_trip_exactly(I, H, num_layers, bidirectional, pr
     params = jaxlstm.LSTMParams(tuple(
         tuple(numpy_cell(rng, I if layer == 0 else out * (1 + bidirectional), H, variant)
               for _ in range(1 + bidirectional)) for layer in range(num_layers)))
-    assert_trees_equal_shape_and_close(interop.from_torch(interop.to_torch(params)), params, 0, 0)
+    assert_trees_equal_shape_and_close(interop.from_torch(interop.to_torch(params)), params)
     if proj:
         with pytest.raises(ValueError, match="proj_size"):
             interop.to_cudnn(params)
     else:
         flat_weights = interop.to_cudnn(params)
         back = interop.from_cudnn(flat_weights, I, H, num_layers=num_layers, bidirectional=bidirectional)
-        assert_trees_equal_shape_and_close(back, params, 0, 0)
+        assert_trees_equal_shape_and_close(back, params)
 
 
 def from_flax(tree, cell):
@@ -431,7 +426,7 @@ def test_flax_stack_wrappers_are_the_functional_lstm(I, H, num_layers, bidirecti
         module = jaxlstm.flax.linen.LSTM(hidden_size=H, num_layers=num_layers, bidirectional=bidirectional,
                                          time_major=time_major)
         ys, state = module.apply({"params": {"lstm_params": params}}, inputs, **call)
-    assert_trees_equal_shape_and_close((ys, state), (batch_major(expected[0], time_major), expected[1]), 0, 0)
+    assert_trees_equal_shape_and_close((ys, state), (batch_major(expected[0], time_major), expected[1]))
 
 
 @given(I=sizes, H=sizes, batch=batch_shapes, T=st.integers(0, 3), wrapper=st.sampled_from(["nnx", "linen"]),
@@ -454,12 +449,12 @@ def test_flax_cells_are_lstm_step_with_flax_carry_order(I, H, batch, T, wrapper,
         variables = {"params": {"cell_params": cell}}
         (c, h), y = module.apply(variables, (c0, h0), x)
         rnn = lambda xs: nn.RNN(module, return_carry=True).apply({"params": {"cell": variables["params"]}}, xs)
-    assert_trees_equal_shape_and_close((c, h, y), (c_ref, h_ref, h_ref), 0, 0)
+    assert_trees_equal_shape_and_close((c, h, y), (c_ref, h_ref, h_ref))
     assume(len(batch) >= 1 and T >= 1)  # Flax's RNN scans axis -2 of a batch-major sequence
     xs = jnp.asarray(normal(rng, (*batch, T, I), np.float32))
     (c, h), ys = rnn(xs)
     ys_ref, (h_n, c_n) = jaxlstm.lstm(cell, jnp.moveaxis(xs, -2, 0))
-    assert_trees_equal_shape_and_close((ys, h, c), (jnp.moveaxis(ys_ref, 0, -2), h_n[0], c_n[0]), 1e-6, 1e-6)
+    assert_trees_equal_shape_and_close((ys, h, c), (jnp.moveaxis(ys_ref, 0, -2), h_n[0], c_n[0]), "reordered")
 
 
 # ----------------------------------------------------------------------------- invalid inputs

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tolerance import assert_close
 
 import jaxlstm
 from jaxlstm.interop import from_torch, to_torch
@@ -96,9 +97,9 @@ def test_to_torch_loads_into_torch_and_runs_the_same(num_layers, bidirectional, 
         warnings.simplefilter("ignore", UserWarning)
         ys_torch, (h_torch, c_torch) = module(torch.from_numpy(xs))
     ys, (h, c) = jaxlstm.lstm(params, jnp.asarray(xs))
-    np.testing.assert_allclose(ys, ys_torch.numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(h, h_torch.numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(c, c_torch.numpy(), rtol=1e-5, atol=1e-5)
+    assert_close(ys, ys_torch.numpy(), "framework")
+    assert_close(h, h_torch.numpy(), "framework")
+    assert_close(c, c_torch.numpy(), "framework")
     back = from_torch(module.state_dict())
     for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(params)):
         np.testing.assert_array_equal(a, b)

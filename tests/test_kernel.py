@@ -8,6 +8,7 @@ import jax.extend
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tolerance import assert_close, assert_trees_close
 
 import jaxlstm
 from jaxlstm import kernel
@@ -36,6 +37,12 @@ def value_and_grads(impl, remat, reverse, T, batch, lengths, unroll=1, seed=0):
     return jax.tree.leaves((value, outputs, grads))
 
 
+def assert_paths_equal(got, expected):
+    """The loss and outputs (the first four leaves) to reordering; the gradients to accumulation."""
+    assert_trees_close(got[:4], expected[:4], "reordered")
+    assert_trees_close(got[4:], expected[4:], "accumulated")
+
+
 IMPLS = [pair for pair in itertools.product(["reference", "fused", "hoisted"], ["none", "step", "sqrt"])
          if pair != ("reference", "none")]  # every other path, against the plain scan
 SHAPES = [  # T, batch, lengths
@@ -58,18 +65,14 @@ CASES = [(impl, remat, shape) for shape in SHAPES for impl, remat in IMPLS
 def test_equals_reference(impl, remat, shape, reverse):
     T, batch, lengths = shape
     expected = value_and_grads("reference", "none", reverse, T, batch, lengths)
-    got = value_and_grads(impl, remat, reverse, T, batch, lengths)
-    for a, b in zip(got, expected):
-        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+    assert_paths_equal(value_and_grads(impl, remat, reverse, T, batch, lengths), expected)
 
 
 @pytest.mark.parametrize("impl", ["fused", "hoisted"])
 def test_unroll_equals_reference(impl):
     expected = value_and_grads("reference", "none", False, 9, (3,), (9, 4, 1))
     for unroll in (2, 4, True):
-        got = value_and_grads(impl, "none", False, 9, (3,), (9, 4, 1), unroll=unroll)
-        for a, b in zip(got, expected):
-            np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+        assert_paths_equal(value_and_grads(impl, "none", False, 9, (3,), (9, 4, 1), unroll=unroll), expected)
 
 
 def test_chunk_size_is_about_sqrt_T():
@@ -86,9 +89,8 @@ def test_bfloat16_matmuls_equal_the_reference_with_the_same_policy(impl, remat):
     exact = value_and_grads_policy("reference", "none", None)
     for a, b, c in zip(got, expected, exact):
         assert a.dtype == jnp.float32
-        scale = float(np.abs(c).max())
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * scale)
-        np.testing.assert_allclose(a, c, rtol=2e-2, atol=1e-2 * scale)
+        assert_close(a, b, "accumulated")  # a float32 rounding apart can round to bfloat16 apart
+        assert_close(a, c, "reference", dtype=jnp.bfloat16)
     assert any(not np.allclose(a, c, rtol=1e-6, atol=1e-7) for a, c in zip(got, exact))  # bf16 did act
 
 

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import reference
+from tolerance import assert_close
 
 import jaxlstm
 from jaxlstm import kernel, sequence
@@ -60,7 +61,7 @@ def test_equations(x64):
         ys, (h, c) = kernel.run(cell, xs, jaxlstm.LSTMState(h0, c0), mask, reverse=False, unroll=1,
                                 remat="none", impl=impl, noise=noise)
         for a, b in zip((ys, h, c), expected):
-            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=impl)
+            assert_close(a, b, "reference", err_msg=impl)
 
 
 def numpy_expected_zoneout(cell, xs, h0, c0, rates, lengths):
@@ -84,7 +85,7 @@ def test_zoneout_at_evaluation_is_its_expectation(x64, impl, remat):
     ys, (h, c) = jaxlstm.lstm(cell, xs, jaxlstm.LSTMState(h0[None], c0[None]), seq_lengths=jnp.array(lengths),
                               zoneout=(0.5, 0.05), deterministic=True, impl=impl, remat=remat)
     for a, b in zip((ys, h[0], c[0]), expected):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+        assert_close(a, b, "reference")
 
 
 @pytest.mark.parametrize("which", ["recurrent", "zoneout", "both", "expectation"])
@@ -111,7 +112,7 @@ def test_gradients_of_every_path_equal_the_reference(x64, which):
     for expected, *got in jax.jit(every)(cell, xs, h0, c0):  # one compilation for all ten
         for path, answer in zip(paths, got):
             for a, b in zip(jax.tree.leaves(answer), jax.tree.leaves(expected)):
-                np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10, err_msg=str(path))
+                assert_close(a, b, "accumulated", err_msg=str(path))
 
 
 def test_variants_take_noise_too(x64):
@@ -126,7 +127,7 @@ def test_variants_take_noise_too(x64):
         return jax.tree.leaves(jax.value_and_grad(f)(cell))
 
     for a, b in zip(value_and_grads("fused"), value_and_grads("reference")):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+        assert_close(a, b, "accumulated")
 
 
 def test_deterministic_mode_and_the_key():
@@ -155,7 +156,7 @@ def test_masks_one_per_sequence_and_rates():
     noise = sequence._noise(keys, 0, 400, (50,), (64, 64, 64), jnp.float32, 0.25, 0.5, 0.05)
     assert noise.recurrent.shape == (50, 64)  # one mask per sequence, no time axis: every step
     assert abs(float((noise.recurrent == 0).mean()) - 0.25) < 0.02
-    np.testing.assert_allclose(np.unique(noise.recurrent), [0.0, 1 / 0.75], rtol=1e-6)
+    assert_close(np.unique(noise.recurrent), [0.0, 1 / 0.75], "reference")
     assert noise.keep_c.shape == (400, 50, 64)
     assert abs(float(noise.keep_c.mean()) - 0.5) < 0.01 and abs(float(noise.keep_h.mean()) - 0.05) < 0.01
     other = sequence._noise(keys, 1, 400, (50,), (64, 64, 64), jnp.float32, 0.25, 0.5, 0.05)
@@ -182,9 +183,9 @@ def test_fgr_gate_activations_are_not_mixed_at_evaluation(x64):
     state = jaxlstm.LSTMState(h0[None], c0[None])
     _, (h, c) = jaxlstm.lstm(cell, xs[:1], state, zoneout=(0.9, 0.2), deterministic=True)
     (h_new, c_new), _ = jaxlstm.lstm_step(cell, jaxlstm.LSTMState(h0, c0), xs[0])
-    np.testing.assert_allclose(c[0, :, H:], c_new[:, H:], rtol=1e-12)
-    np.testing.assert_allclose(c[0, :, :H], 0.9 * c0[:, :H] + 0.1 * c_new[:, :H], rtol=1e-12)
-    np.testing.assert_allclose(h[0], 0.2 * h0 + 0.8 * h_new, rtol=1e-12)
+    assert_close(c[0, :, H:], c_new[:, H:], "reordered")
+    assert_close(c[0, :, :H], 0.9 * c0[:, :H] + 0.1 * c_new[:, :H], "reordered")
+    assert_close(h[0], 0.2 * h0 + 0.8 * h_new, "reordered")
 
 
 def test_fgr_gate_activations_are_never_zoned_out(x64):
@@ -199,4 +200,4 @@ def test_fgr_gate_activations_are_never_zoned_out(x64):
     assert kept[:, :H].mean() > 0.6 and not kept[:, H:].any()
     loss = lambda impl: jax.grad(lambda cell: jnp.sum(jnp.sin(run(impl, cell)[1].c)))(cell)
     for a, b in zip(jax.tree.leaves(loss("fused")), jax.tree.leaves(loss("reference"))):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+        assert_close(a, b, "accumulated")

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from tolerance import assert_close
 
 import jaxlstm
 
@@ -41,14 +42,14 @@ def test_forget_bias_is_added_to_the_forget_slice_only():
     plain = jaxlstm.init_cell(key, 3, 4, forget_bias=0.0)
     shifted = jaxlstm.init_cell(key, 3, 4, forget_bias=2.5)
     np.testing.assert_array_equal(plain.V, shifted.V)
-    np.testing.assert_allclose(shifted.b - plain.b, [0.0] * 4 + [2.5] * 4 + [0.0] * 8, atol=1e-6)
+    assert_close(shifted.b - plain.b, [0.0] * 4 + [2.5] * 4 + [0.0] * 8, "reference")
 
 
 def test_keras_init():
     I, H = 5, 8
     cell = jaxlstm.init_cell(jax.random.key(3), I, H, init="keras", forget_bias=1.0)
     U, W = np.asarray(cell.V[:H]), np.asarray(cell.V[H:])
-    np.testing.assert_allclose(U @ U.T, np.eye(H), atol=1e-5)  # orthogonal rows, as Keras
+    assert_close(U @ U.T, np.eye(H), "reference")  # orthogonal rows, as Keras
     limit = math.sqrt(6 / (I + 4 * H))  # Glorot-uniform over (I, 4H)
     assert np.abs(W).max() <= limit and np.abs(W).max() > 0.8 * limit
     np.testing.assert_array_equal(cell.b, np.repeat([0.0, 1.0, 0.0, 0.0], H))

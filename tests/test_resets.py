@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tolerance import assert_close, assert_trees_close
 
 import jaxlstm
 
@@ -119,13 +120,8 @@ def _expected(num_layers, bidirectional, learn, variant="vanilla"):
 
 def _check_packed(impl, remat, *stack):
     params, xs, state, values, grads = _expected(*stack)
-    _assert_trees_close(_outputs_and_grads(lambda p, x, s: packed(p, x, s, impl, remat))(params, xs, state),
-                        (values, grads))
-
-
-def _assert_trees_close(a, b):
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12)
+    assert_trees_close(_outputs_and_grads(lambda p, x, s: packed(p, x, s, impl, remat))(params, xs, state),
+                       (values, grads), "accumulated")
 
 
 @pytest.mark.parametrize("remat", [False, "step", "sqrt"])
@@ -149,7 +145,7 @@ def test_vmap_with_other_reset_steps_per_row_and_jit(x64):
     resets = _resets()
     batched, _ = jaxlstm.lstm(params, xs, resets=resets, impl="fused")
     per_row = jax.vmap(lambda x, r: jaxlstm.lstm(params, x, resets=r, impl="fused")[0], in_axes=1, out_axes=1)
-    np.testing.assert_allclose(jax.jit(per_row)(xs, resets), batched, rtol=1e-12, atol=1e-12)
+    assert_close(jax.jit(per_row)(xs, resets), batched, "reordered")
 
 
 def test_a_reset_at_every_step_is_one_step_from_the_initial_state(x64):
@@ -158,7 +154,7 @@ def test_a_reset_at_every_step_is_one_step_from_the_initial_state(x64):
     ys, _ = jaxlstm.lstm(params, xs, state, resets=jnp.ones(xs.shape[:-1], bool))
     initial = params.layers[0][0].initial_state((len(STARTS),))
     expected = jnp.stack([jaxlstm.lstm_step(params.layers[0][0], initial, x)[1] for x in xs])
-    np.testing.assert_allclose(ys, expected, rtol=1e-12, atol=1e-12)
+    assert_close(ys, expected, "reordered")
 
 
 def test_learned_initial_state_is_used_without_state_and_trained():
@@ -212,4 +208,4 @@ def test_resets_with_training_time_noise_equal_the_reference(x64):
     run = lambda impl: _outputs_and_grads(lambda p, x, s: jaxlstm.lstm(p, x, s, impl=impl, **noise))(params, xs, state)
     expected = run("reference")
     for impl in ("fused", "hoisted"):
-        _assert_trees_close(run(impl), expected)
+        assert_trees_close(run(impl), expected, "accumulated")

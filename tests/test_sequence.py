@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import reference
+from tolerance import assert_close
 from jax.test_util import check_grads
 
 import jaxlstm
@@ -32,9 +33,9 @@ def test_scan_equals_loop_of_step():
         carry, outputs = jaxlstm.LSTMState(state.h[0], state.c[0]), [None] * T
         for t in reversed(range(T)) if reverse else range(T):
             carry, outputs[t] = jaxlstm.lstm_step(cell, carry, xs[t])
-        np.testing.assert_allclose(ys, jnp.stack(outputs), rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(final.h[0], carry.h, rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(final.c[0], carry.c, rtol=1e-6, atol=1e-6)
+        assert_close(ys, jnp.stack(outputs), "reordered")
+        assert_close(final.h[0], carry.h, "reordered")
+        assert_close(final.c[0], carry.c, "reordered")
 
 
 CONFIGS = [
@@ -60,9 +61,9 @@ def test_equals_float64_numpy_reference(x64, num_layers, bidirectional, lengths,
     ys, (h, c) = jaxlstm.lstm(params, xs, state, seq_lengths=seq_lengths, reverse=reverse)
     h0, c0 = (None, None) if state is None else state
     ys_ref, h_ref, c_ref = reference.lstm(to_torch(params), xs, h0, c0, lengths, reverse=reverse)
-    np.testing.assert_allclose(ys, ys_ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(h, h_ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(c, c_ref, rtol=1e-12, atol=1e-12)
+    assert_close(ys, ys_ref, "reference")
+    assert_close(h, h_ref, "reference")
+    assert_close(c, c_ref, "reference")
 
 
 def test_seq_lengths_semantics():
@@ -75,11 +76,11 @@ def test_seq_lengths_semantics():
     np.testing.assert_array_equal(final.h[:, 1], state.h[:, 1])
     np.testing.assert_array_equal(final.c[:, 1], state.c[:, 1])
     short, short_final = jaxlstm.lstm(params, xs[:4, 2:], jaxlstm.LSTMState(state.h[:, 2:], state.c[:, 2:]))
-    np.testing.assert_allclose(ys[:4, 2:], short, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(final.h[:, 2:], short_final.h, rtol=1e-6, atol=1e-6)
+    assert_close(ys[:4, 2:], short, "reordered")
+    assert_close(final.h[:, 2:], short_final.h, "reordered")
     full, full_final = jaxlstm.lstm(params, xs, state)
-    np.testing.assert_allclose(ys[:, 0], full[:, 0], rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(final.h[:, 0], full_final.h[:, 0], rtol=1e-6, atol=1e-6)
+    assert_close(ys[:, 0], full[:, 0], "reordered")
+    assert_close(final.h[:, 0], full_final.h[:, 0], "reordered")
 
 
 def test_empty_sequence_returns_initial_state():
@@ -99,7 +100,7 @@ def test_jit_equals_no_jit(lengths):
     eager = jaxlstm.lstm(params, xs, state, seq_lengths=seq_lengths)
     jitted = jax.jit(jaxlstm.lstm)(params, xs, state, seq_lengths=seq_lengths)
     for a, b in zip(jax.tree.leaves(eager), jax.tree.leaves(jitted)):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        assert_close(a, b, "reordered")
 
 
 def test_vmap_equals_leading_batch_dims():
@@ -111,10 +112,10 @@ def test_vmap_equals_leading_batch_dims():
     mapped = jax.vmap(jax.vmap(one, in_axes=(1, 1, 1, 0), out_axes=(1, 1)), in_axes=(1, 1, 1, 0), out_axes=(1, 1))
     unbatched = mapped(xs, state.h, state.c, lengths)
     for a, b in zip(jax.tree.leaves(batched), jax.tree.leaves(unbatched)):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        assert_close(a, b, "reordered")
     flat = jaxlstm.lstm(params, xs.reshape(T, 6, I), jaxlstm.LSTMState(state.h.reshape(2, 6, H), state.c.reshape(2, 6, H)),
                         seq_lengths=lengths.reshape(6))
-    np.testing.assert_allclose(batched[0].reshape(T, 6, H), flat[0], rtol=1e-6, atol=1e-6)
+    assert_close(batched[0].reshape(T, 6, H), flat[0], "reordered")
 
 
 def value_and_grads(params, xs, state, **kwargs):
@@ -132,7 +133,7 @@ def test_remat_and_unroll_equal_plain_scan(options):
     plain = value_and_grads(params, xs, state)
     other = jax.jit(functools.partial(value_and_grads, **options))(params, xs, state)
     for a, b in zip(jax.tree.leaves(plain), jax.tree.leaves(other)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert_close(a, b, "accumulated")
 
 
 @pytest.mark.parametrize(("num_layers", "bidirectional", "impl"), [
@@ -167,8 +168,8 @@ def test_dropout_masks_the_input_of_every_layer_but_the_first():
     hidden, (h0, _) = jaxlstm.lstm(first, xs)
     dropout_key = jax.random.split(key, 3)[0]
     expected, (h1, _) = jaxlstm.lstm(second, _dropout(jax.random.fold_in(dropout_key, 1), hidden, 0.5))
-    np.testing.assert_allclose(ys, expected, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(final.h, jnp.concatenate([h0, h1]), rtol=1e-6, atol=1e-6)
+    assert_close(ys, expected, "reordered")
+    assert_close(final.h, jnp.concatenate([h0, h1]), "reordered")
     no_dropout, _ = jaxlstm.lstm(params, xs)
     other_key, _ = jaxlstm.lstm(params, xs, dropout=0.5, key=jax.random.key(10))
     same_key, _ = jaxlstm.lstm(params, xs, dropout=0.5, key=key)
@@ -180,7 +181,7 @@ def test_dropout_masks_the_input_of_every_layer_but_the_first():
 def test_dropout_drops_at_the_rate_and_keeps_the_mean():
     xs = jnp.ones((200, 100))
     dropped = np.asarray(_dropout(jax.random.key(0), xs, 0.3))
-    np.testing.assert_allclose(np.unique(dropped), [0.0, 1 / 0.7], rtol=1e-6)
+    assert_close(np.unique(dropped), [0.0, 1 / 0.7], "reference")
     assert abs((dropped == 0).mean() - 0.3) < 0.01
 
 

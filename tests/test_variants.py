@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import reference
+from tolerance import assert_close
 from jax.test_util import check_grads
 
 import jaxlstm
@@ -59,9 +60,9 @@ def test_equals_float64_numpy(x64, name):
         ys, (h, c) = jaxlstm.lstm(cell, xs, jaxlstm.LSTMState(h0[None], c0[None]), seq_lengths=jnp.array(lengths),
                                   reverse=reverse, impl="reference")
         ys_ref, h_ref, c_ref = reference.variant_lstm(cell, xs, h0, c0, lengths, reverse=reverse)
-        np.testing.assert_allclose(ys, ys_ref, rtol=1e-10, atol=1e-10)
-        np.testing.assert_allclose(h[0], h_ref, rtol=1e-10, atol=1e-10)
-        np.testing.assert_allclose(c[0], c_ref, rtol=1e-10, atol=1e-10)
+        assert_close(ys, ys_ref, "reference")
+        assert_close(h[0], h_ref, "reference")
+        assert_close(c[0], c_ref, "reference")
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
@@ -82,7 +83,7 @@ def test_gradients_of_every_path_equal_the_reference(x64, name):
     expected, *got = jax.jit(every)(cell, xs, h0, c0)  # one compilation for all five
     for path, answer in zip(paths, got):
         for a, b in zip(jax.tree.leaves(answer), jax.tree.leaves(expected)):
-            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10, err_msg=str(path))
+            assert_close(a, b, "accumulated", err_msg=str(path))
 
 
 # Numerical gradients of the combinations (each option in at least one) and the papers' presets
@@ -124,8 +125,7 @@ def test_dropped_gates_are_saturated_gates(x64, variant, fill):
     cell = perturbed_cell(variant)
     xs, h0, c0 = inputs()
     state = jaxlstm.LSTMState(h0[None], c0[None])
-    np.testing.assert_allclose(jaxlstm.lstm(cell, xs, state)[0], jaxlstm.lstm(embed(cell, fill), xs, state)[0],
-                               rtol=1e-12, atol=1e-12)
+    assert_close(jaxlstm.lstm(cell, xs, state)[0], jaxlstm.lstm(embed(cell, fill), xs, state)[0], "reordered")
 
 
 def test_zero_peepholes_and_off_options_reduce_to_vanilla(x64):
@@ -137,7 +137,7 @@ def test_zero_peepholes_and_off_options_reduce_to_vanilla(x64):
                                    peepholes={g: jnp.zeros(H) for g in "ifo"})
     huge_clip = dataclasses.replace(vanilla, variant=jaxlstm.Variant(cell_clip=1e9))
     for cell in (peephole, huge_clip):
-        np.testing.assert_allclose(jaxlstm.lstm(cell, xs, state)[0], expected, rtol=1e-12, atol=1e-12)
+        assert_close(jaxlstm.lstm(cell, xs, state)[0], expected, "reordered")
 
 
 def test_fgr_with_zero_gate_recurrence_is_the_peephole_cell_and_carries_its_gates(x64):
@@ -148,11 +148,11 @@ def test_fgr_with_zero_gate_recurrence_is_the_peephole_cell_and_carries_its_gate
     c0_fgr = jnp.concatenate([c0, jnp.ones((B, 3 * H))], axis=-1)
     ys, (h, c) = jaxlstm.lstm(fgr, xs, jaxlstm.LSTMState(h0[None], c0_fgr[None]))
     ys_p, (h_p, c_p) = jaxlstm.lstm(peephole, xs, jaxlstm.LSTMState(h0[None], c0[None]))
-    np.testing.assert_allclose(ys, ys_p, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(c[..., :H], c_p, rtol=1e-12, atol=1e-12)
+    assert_close(ys, ys_p, "reordered")
+    assert_close(c[..., :H], c_p, "reordered")
     # The carried activations are the last step's gates: o(T) * tanh(c(T)) == h(T).
     o = c[0, :, 3 * H :]
-    np.testing.assert_allclose(o * jnp.tanh(c[0, :, :H]), h[0], rtol=1e-12, atol=1e-12)
+    assert_close(o * jnp.tanh(c[0, :, :H]), h[0], "reordered")
     assert fgr.state_size == 4 * H and jaxlstm.param_count(I, H, variant="FGR") == (
         jaxlstm.param_count(I, H, variant="greff_vanilla") + (3 * H) ** 2)
 
@@ -163,7 +163,7 @@ def test_fgr_stack_state_and_its_errors():
     ys, (h, c) = jax.jit(lambda p, x: jaxlstm.lstm(p, x, seq_lengths=jnp.array([6, 1, 3])))(params, xs)
     assert ys.shape == (T, B, 2 * H) and h.shape == (4, B, H) and c.shape == (4, B, 4 * H)
     ys_again, _ = jaxlstm.lstm(params, xs, jaxlstm.LSTMState(h * 0, c * 0), seq_lengths=jnp.array([6, 1, 3]))
-    np.testing.assert_allclose(ys_again, ys, rtol=1e-6, atol=1e-6)
+    assert_close(ys_again, ys, "reordered")
     with pytest.raises(ValueError, match=r"state\.c has shape \(4, 3, 5\); expected .*state_size\) = "
                                          r"\(4, 3, 20\).*FGR \(gate_recurrence\), c carries the previous gate"):
         jaxlstm.lstm(params, xs, jaxlstm.LSTMState(h, c[..., :H]))
@@ -181,8 +181,7 @@ def test_cifg_is_vanilla_with_forget_weights_the_negated_input_weights(x64):
     vanilla = jaxlstm.CellParams(V=jnp.concatenate([V_i, -V_i, V_g, V_o], 1), b=jnp.concatenate([b_i, -b_i, b_g, b_o]))
     xs, h0, c0 = inputs()
     state = jaxlstm.LSTMState(h0[None], c0[None])
-    np.testing.assert_allclose(jaxlstm.lstm(cifg, xs, state)[0], jaxlstm.lstm(vanilla, xs, state)[0],
-                               rtol=1e-12, atol=1e-12)
+    assert_close(jaxlstm.lstm(cifg, xs, state)[0], jaxlstm.lstm(vanilla, xs, state)[0], "reordered")
 
 
 def test_param_count():
