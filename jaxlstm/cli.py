@@ -128,15 +128,13 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Terminated(BaseException):
-    """SIGTERM, turned into an exception so that a run ends as it does on Ctrl-C."""
-
-
-def _terminate(signum, frame):
-    raise _Terminated
-
-
 def _run(args: argparse.Namespace) -> int:
+    """``jaxlstm run``. From the import of the library to the end of the report, SIGINT and
+    SIGTERM only set a flag (:mod:`jaxlstm.train.interrupt`) that the run checks at its
+    boundaries; at the first one after a signal it ends with one line and exit status 130
+    (SIGINT) or 143 (SIGTERM). A second signal of that kind ends it at once (a checkpoint being
+    written is finished first), with the same status and a line of its own. The handlers found
+    are put back when it returns."""
     import signal
     from pathlib import Path
 
@@ -146,35 +144,48 @@ def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     workdir = None
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    early = []  # a signal that comes while the library (and with it the flag) imports, handed on
+    previous = {signum: signal.signal(signum, lambda received, frame: early.append(received))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        try:
-            from jaxlstm import train  # inside: a Ctrl-C while it imports ends as any other
+        from jaxlstm import train
+        from jaxlstm.train import interrupt
 
-            cfg = train.load(args.config, overrides)
-            name = "erg" if args.config is None else Path(args.config).stem
-            workdir = args.workdir or train.default_workdir(name)
-            print(f"jaxlstm run: {args.config or 'the default experiment'} -> {workdir}", flush=True)
-            train.run(cfg, workdir, resume=args.resume, process_id=args.process_id)
-        finally:  # a SIGTERM that comes as this runs is caught below
-            signal.signal(signal.SIGTERM, previous)
-    except (KeyboardInterrupt, _Terminated) as interrupt:  # first: the others need train imported
-        terminated = isinstance(interrupt, _Terminated)
-        print(_interrupted(args, workdir, "SIGTERM" if terminated else "Ctrl-C (SIGINT)"), file=sys.stderr)
-        # End now: everything is saved (checkpoints are written whole, metrics line by line),
-        # and the interpreter's teardown, with XLA's threads cut short mid-compile, can crash.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(143 if terminated else 130)
-    except (train.ConfigError, train.ConfigTypeError, train.DataError, train.CheckpointError, FileExistsError,
-            FileNotFoundError) as error:
-        print(f"jaxlstm run: error: {error}", file=sys.stderr)
-        return 2
-    except train.NonFiniteError as error:
-        print(f"jaxlstm run: error: {error}", file=sys.stderr)
-        print("jaxlstm run: to go on from there, skipping such updates: "
-              + _resume_command(args, workdir, ["--set", "train.on_nonfinite=skip"]), file=sys.stderr)
-        return 1
+        def at_once(signum: int) -> None:  # inside the handler: raises nothing, writes past the buffers
+            stop = interrupt.Interrupted(signum)
+            os.write(2, (_interrupted(args, workdir, f"a second {stop.what}") + "\n").encode())
+            os._exit(stop.exit_code)
+
+        with interrupt.catching(at_once, early):
+            try:
+                interrupt.check()
+                cfg = train.load(args.config, overrides)
+                interrupt.check()
+                name = "erg" if args.config is None else Path(args.config).stem
+                workdir = args.workdir or train.default_workdir(name)
+                print(f"jaxlstm run: {args.config or 'the default experiment'} -> {workdir}", flush=True)
+                train.run(cfg, workdir, resume=args.resume, process_id=args.process_id)
+                interrupt.check()  # one that came while it reported
+            except interrupt.Interrupted as stop:
+                print(_interrupted(args, workdir, stop.what), file=sys.stderr)
+                # End now: everything is saved (checkpoints are written whole, metrics line by
+                # line), and the interpreter's teardown, with XLA's threads cut short
+                # mid-compile, can crash.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(stop.exit_code)
+            except (train.ConfigError, train.ConfigTypeError, train.DataError, train.CheckpointError,
+                    FileExistsError, FileNotFoundError) as error:
+                print(f"jaxlstm run: error: {error}", file=sys.stderr)
+                return 2
+            except train.NonFiniteError as error:
+                print(f"jaxlstm run: error: {error}", file=sys.stderr)
+                print("jaxlstm run: to go on from there, skipping such updates: "
+                      + _resume_command(args, workdir, ["--set", "train.on_nonfinite=skip"]), file=sys.stderr)
+                return 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 0
 
 

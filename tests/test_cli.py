@@ -1,6 +1,8 @@
 """``jaxlstm shapes``: the walk through one step prints the shapes of the classic explanation."""
 
+import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -87,6 +89,39 @@ def test_run_trains_and_reports(tmp_path, capsys, standard_promotion):
 def test_run_errors(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("during", "name", "code"), [("import", "SIGTERM", 143), ("load", "SIGINT", 130)])
+def test_a_signal_before_the_run_starts_stops_it_after_the_import_or_the_config(during, name, code, tmp_path,
+                                                                                monkeypatch, capsys):
+    """A signal while the library imports (recorded by the command's own handler until the
+    flag's module is imported) or while the config loads stops the run right after, with one
+    line; the handlers are put back."""
+    from jaxlstm import train
+    from jaxlstm.train import interrupt
+
+    signum, before = getattr(signal, name), {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    # The last call of each phase: where the flag is installed (the import is over), the config.
+    module, attribute = (interrupt, "catching") if during == "import" else (train, "load")
+    function = getattr(module, attribute)
+
+    def after_the_signal(*args):
+        signal.raise_signal(signum)
+        return function(*args)
+
+    def exit_raises(status):  # os._exit would end pytest
+        raise SystemExit(status)
+
+    monkeypatch.setattr(module, attribute, after_the_signal)
+    monkeypatch.setattr(os, "_exit", exit_raises)
+    with pytest.raises(SystemExit) as ended:
+        main(["run", *TINY, "--workdir", str(tmp_path / "run")])
+    out, err = capsys.readouterr()
+    what = {"SIGTERM": "SIGTERM", "SIGINT": "Ctrl-C (SIGINT)"}[name]
+    assert ended.value.code == code and out == ""
+    assert err == f"jaxlstm run: stopped by {what} before the run started; nothing was saved.\n"
+    assert not (tmp_path / "run").exists()
+    assert {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} == before
 
 
 def test_sample_text_from_a_trained_character_model(tmp_path, capsys, standard_promotion):

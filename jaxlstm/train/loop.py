@@ -10,7 +10,9 @@ A run writes into its workdir::
                      its provenance (commit, versions, platform, wall time: :mod:`.provenance`)
 
 Every batch and every noise key is a function of (seed, step), so a run resumed from a
-checkpoint ends with the params of an uninterrupted run, bit for bit.
+checkpoint ends with the params of an uninterrupted run, bit for bit. Inside
+:func:`jaxlstm.train.interrupt.catching` (the ``jaxlstm run`` command), a SIGINT or SIGTERM stops
+the run at its next boundary with :class:`~jaxlstm.train.interrupt.Interrupted`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm.tasks import EnvTask, Task, TextTask
-from jaxlstm.train import parallel, ppo, provenance, report
+from jaxlstm.train import interrupt, parallel, ppo, provenance, report
 from jaxlstm.train.checkpoint import Checkpoints
 from jaxlstm.train.config import Config, ConfigError, from_json, to_dict, to_json
 from jaxlstm.train.data import Data
@@ -76,6 +78,12 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
     newest checkpoint, :func:`_train` (evaluating, logging and checkpointing as it goes), and
     :func:`_report`.
 
+    Inside :func:`jaxlstm.train.interrupt.catching`, a SIGINT or SIGTERM stops the run at the
+    next of these boundaries: once the workdir is prepared, once the parts are built, before
+    each step (so once the start state is made or restored, and once the step before has
+    written its metrics line, evaluation and checkpoint) and before the report. Outside it the
+    signals act as usual.
+
     Args:
         config: the experiment.
         workdir: the run's directory. A new run needs it empty or absent; ``resume`` continues
@@ -92,6 +100,10 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
 
     Returns:
         A :class:`Result`.
+
+    Raises:
+        jaxlstm.train.interrupt.Interrupted: a signal came inside ``interrupt.catching``; what
+            was saved before it is complete.
     """
     parallel.join(config, process_id)
     if not parallel.primary():
@@ -99,10 +111,12 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
     started, start_time = provenance.source(), time.perf_counter()
     workdir = Path(workdir)
     _prepare(workdir, config, resume, echo)
+    interrupt.check()
     if started.clean is False:
         echo(f"note: the checkout at {started.commit[:12]} has uncommitted changes to tracked files; "
              "summary.json will record clean: false, and experiments/collect.py refuses such runs")
     parts = _build(config)
+    interrupt.check()
     checkpoints = Checkpoints(workdir / "checkpoints", config.train.keep_checkpoints)
     try:
         state, start = _start(parts, checkpoints, workdir, resume, echo)
@@ -111,6 +125,7 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
         state = _train(parts, state, start, end, checkpoints, workdir / "metrics.jsonl", progress)
     finally:
         checkpoints.close()
+    interrupt.check()
     parallel.barrier("trained")
     summary = {"step": end, "wall_seconds": round(time.perf_counter() - tic, 1)}
     return _report(parts, state, workdir, summary, started, start_time, echo)
@@ -200,7 +215,9 @@ def _start(parts: _Parts, checkpoints: Checkpoints, workdir: Path, resume: bool,
 def _train(parts: _Parts, state: TrainState, start: int, end: int, checkpoints: Checkpoints, metrics_path: Path,
            progress: bool | None) -> TrainState:
     """Steps ``start`` to ``end``: log every ``train.log_every``, evaluate every ``eval.every``,
-    checkpoint every ``train.checkpoint_every`` and at ``end``.
+    checkpoint every ``train.checkpoint_every`` and at ``end``; before each step, stop if a
+    signal came (:func:`jaxlstm.train.interrupt.check`), so that a stop never leaves a step
+    half recorded.
 
     Every step's ``nonfinite`` flags are read before anything from it is logged, evaluated or
     saved (not after each step, which would wait for the device every step): with
@@ -214,6 +231,7 @@ def _train(parts: _Parts, state: TrainState, start: int, end: int, checkpoints: 
     window, tic = [], time.perf_counter()
     try:
         for step in range(start, end):
+            interrupt.check()
             state, metrics = parts.train_step(state, *parts.inputs(step))
             window.append((step, metrics))
             done = step + 1
