@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--workdir", required=True, help="the workdir of a run")
     export.add_argument("--output", default=None, help="the .onnx file (default: WORKDIR/model.onnx)")
     export.add_argument("--seed", type=int, default=None, help="which of the run's seeds (default: its first)")
+    export.add_argument("--state-inputs", action="store_true",
+                        help="also take sequence_lens, initial_h and initial_c as inputs "
+                             "(default: X alone, full lengths from a zero state)")
     sample = commands.add_parser("sample", help="generate text from a trained character model")
     sample.add_argument("--workdir", required=True, help="the workdir of a run of the text task")
     sample.add_argument("--length", type=_positive_int, default=400, help="characters to draw (400)")
@@ -119,12 +122,13 @@ def _export(args: argparse.Namespace) -> int:
 
     output = Path(args.output or Path(args.workdir) / "model.onnx")
     try:
-        model = onnx_of_run(args.workdir, seed=args.seed)
+        model = onnx_of_run(args.workdir, seed=args.seed, state_inputs=args.state_inputs)
     except (ValueError, FileNotFoundError, ImportError) as error:
         print(f"jaxlstm export: error: {error}", file=sys.stderr)
         return 2
     output.write_bytes(model.SerializeToString())
-    print(f"jaxlstm export: wrote {output} (inputs X, sequence_lens, initial_h, initial_c; outputs Y, Y_h, Y_c, logits)")
+    inputs = "X, sequence_lens, initial_h, initial_c" if args.state_inputs else "X"
+    print(f"jaxlstm export: wrote {output} (inputs {inputs}; outputs Y, Y_h, Y_c, logits)")
     return 0
 
 

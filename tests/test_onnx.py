@@ -187,12 +187,16 @@ def test_jaxlstm_export_writes_a_trained_run(trained_run, capsys):
 
     onnx = pytest.importorskip("onnx")
     assert main(["export", "--workdir", str(trained_run), "--seed", "5"]) == 0
-    assert "wrote " in capsys.readouterr().out
+    assert "(inputs X; outputs Y, Y_h, Y_c, logits)" in capsys.readouterr().out
     model, params, xs = run_of_seed_5(trained_run)
     exported = onnx.load(trained_run / "model.onnx")
     assert [i.name for i in exported.graph.input] == ["X"]
     logits, _ = model.apply(params, jnp.asarray(xs))
     assert_close(session(exported).run(["logits"], {"X": xs})[0], logits, "framework")
+    four = trained_run / "four.onnx"
+    assert main(["export", "--workdir", str(trained_run), "--seed", "5", "--state-inputs", "--output", str(four)]) == 0
+    assert "(inputs X, sequence_lens, initial_h, initial_c; outputs" in capsys.readouterr().out
+    assert [i.name for i in onnx.load(four).graph.input] == ["X", "sequence_lens", "initial_h", "initial_c"]
     assert main(["export", "--workdir", str(trained_run), "--seed", "9"]) == 2
     assert "seed is 9; expected one of the run's seeds 4..5" in capsys.readouterr().err
     assert json.loads((trained_run / "config.json").read_text())["model"]["shortcut"] is True

@@ -14,7 +14,7 @@ from flax.nnx.nn import dtypes
 from jax import Array
 
 import jaxlstm
-from jaxlstm._validate import as_array
+from jaxlstm._validate import as_array, as_state
 from jaxlstm.params import CellParams, LSTMParams, LSTMState
 from jaxlstm.variant import Variant, as_variant
 
@@ -97,12 +97,7 @@ def run(
         resets = None if resets is None else jnp.moveaxis(resets, -1, 0)
     h0 = c0 = None
     if state is not None:
-        if not isinstance(state, (tuple, list)) or len(state) != 2:
-            raise TypeError(
-                f"state must be a pair (h, c), e.g. jaxlstm.LSTMState(h, c); got {type(state).__name__}. "
-                "Note the order: h first (Flax's carry is (c, h))."
-            )
-        h0, c0 = (as_array(f"state.{name}", part) for name, part in zip("hc", state))
+        h0, c0 = as_state(state)
     (xs, h0, c0), params = promote((xs, h0, c0), params, dtype)
     state = None if state is None else LSTMState(h0, c0)
     ys, state = jaxlstm.lstm(
