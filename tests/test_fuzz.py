@@ -521,7 +521,7 @@ LSTM_CORRUPTIONS = {
     "integer params": lambda draw, c: (dict(params=jax.tree.map(lambda a: a.astype(jnp.int32), c.params)), "params"),
     "params with a V of another shape": lambda draw, c: (dict(params=narrower_first_cell(c.params)), "params.layers[0][0].V"),
     "params with a list V": lambda draw, c: (dict(params=dataclasses.replace(c.params.layers[0][0], V=np.asarray(c.params.layers[0][0].V).tolist())), "params"),
-    "impl unknown": lambda draw, c: (dict(impl=draw(st.sampled_from(["cudnn", None, 1]))), "impl"),
+    "impl unknown": lambda draw, c: (dict(impl=draw(st.sampled_from(["cuda", None, 1]))), "impl"),
     "remat unknown": lambda draw, c: (dict(remat=draw(st.sampled_from(["chunks", None, 2]))), "remat"),
     "unroll not positive": lambda draw, c: (dict(unroll=draw(st.sampled_from([0, -1, 1.5, "2"]))), "unroll"),
     "reverse not a bool": lambda draw, c: (dict(reverse=draw(st.sampled_from(["yes", jnp.array(True), 1]))), "reverse"),
