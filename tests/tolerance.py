@@ -25,8 +25,9 @@ so float32 allows ``rtol`` 7.6e-6, 3.1e-5, 3.1e-5 and 1.2e-4, float64 1.4e-14 to
 the rounding of its last few operations, not by accumulation (its sums run in float32): it is
 allowed 2**3 units of its own precision whatever is compared (bfloat16: 0.0625, float16: 7.8e-3).
 On a backend whose default float32 matmul rounds its operands (TF32 on a GPU, 10 bits; bfloat16
-on a TPU), float32 results are allowed that too, unless ``jax_default_matmul_precision`` asks for
-``highest``.
+on a TPU), a float32 result is allowed at least one unit of that rounding (TF32: 9.8e-4; the
+differences seen on an H200 were up to 1.3e-4), unless ``jax_default_matmul_precision`` asks
+for ``highest``. No GPU run of the suite has checked this part of the rule yet.
 
 ``atol = rtol * scale``, with ``scale`` the largest magnitude of the expected values: an element
 near zero is held to the rounding of the values around it, not to its own, which two correct
@@ -71,7 +72,7 @@ def tolerance(expected, compared: str, dtype) -> tuple[float, float]:
     rtol = (LOW_PRECISION_UNITS if jnp.finfo(dtype).bits <= 16 else UNITS[compared]) * eps
     matmul_eps = _matmul_eps() if jnp.dtype(dtype) == jnp.float32 else None
     if matmul_eps is not None:
-        rtol = max(rtol, LOW_PRECISION_UNITS * matmul_eps)
+        rtol = max(rtol, matmul_eps)
     expected = np.asarray(expected, np.float64)
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
     return rtol, rtol * scale
