@@ -598,9 +598,11 @@ def auto_impl(xs_shape: tuple[int, ...], cell: CellParams, itemsize: int, backen
     cell while the ``(T, *batch, 4H)`` buffer of input projections is at most 2 MiB, else
     ``"fused"``. Variants other than the vanilla cell take the fused path (their gate math would
     run on column slices of the hoisted buffer), and so does a symbolic shape (``jax.export``),
-    whose buffer size is not known: fused needs no buffer. On every other backend ``"fused"``, a
-    fixed choice: on TPU the fused scan, and on GPU too until ``experiments/gpu_check.sh`` has
-    measured one (``"cudnn"`` is never picked: it does not vmap and rounds differently).
+    whose buffer size is not known: fused needs no buffer. On a GPU ``"fused"``, from the H200
+    measurements of experiments/benchmarks.md: within 3% of the best forward+backward at every
+    size measured (``"hoisted"`` is up to 1.18x faster forward only, but a call cannot know
+    whether a backward pass follows), and ``"cudnn"`` slower everywhere (and it does not vmap). On TPU
+    ``"fused"`` too, a fixed choice: no TPU has been measured.
     """
     if backend != "cpu" or not all(isinstance(d, int) for d in xs_shape):
         return "fused"
