@@ -117,8 +117,9 @@ def lstm(
             For accelerators with fast bfloat16 matrix units. Reverse-mode only, on every
             ``impl`` (see :class:`jaxlstm.cell.Matmul`).
         precision: None, or a ``jax.lax.Precision`` or its name (``"highest"``, ...) for every
-            matmul, forward and backward, as ``jnp.matmul``'s (on GPU and TPU it decides
-            whether float32 matmuls use TF32 or bfloat16 passes).
+            matmul, forward and backward, as ``jnp.matmul``'s. None is JAX's default: exact
+            float32 on CPU, TF32 for float32 matmuls on a GPU (as cuDNN's LSTM), bfloat16
+            passes on TPU; ``"highest"`` is exact float32 everywhere (README, "Precision").
 
     Returns:
         ``(ys, state)``: ``ys`` of shape ``(T, *batch, num_directions * output_size)``, the
