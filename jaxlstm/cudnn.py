@@ -17,6 +17,11 @@ What the kernel cannot do at all — other cells, noise, resets, bfloat16, symbo
 backend without cuDNN — :func:`check` refuses up front, naming the ``impl`` to use instead. Two
 limits remain that no check at trace time can see: the kernel has no batching rule (``jax.vmap``
 over a ``cudnn`` call fails; vmap another ``impl``) and no forward-mode derivative.
+
+``jax.export`` serializes a ``cudnn`` call at static shapes only when told to: the kernel is a
+custom call with no compatibility guarantee across jaxlib versions, which jax refuses unless
+its check is disabled, as :data:`EXPORT_CHECKS` does (the artifact then may not load with
+another jaxlib).
 """
 
 from __future__ import annotations
@@ -31,7 +36,12 @@ from jax.experimental import rnn
 from jaxlstm.cell import Matmul
 from jaxlstm.params import CellParams, LSTMParams, LSTMState
 
-__all__ = ["check", "run"]
+__all__ = ["EXPORT_CHECKS", "check", "run"]
+
+EXPORT_CHECKS = tuple(jax.export.DisabledSafetyCheck.custom_call(target)
+                      for target in ("cudnn_rnn_ffi", "cudnn_rnn_bwd_ffi"))
+"""``disabled_checks`` for ``jax.export.export`` of a function that calls ``impl="cudnn"``:
+its forward and backward cuDNN custom calls (targets of jaxlib's ``gpu_rnn``)."""
 
 _INSTEAD = "Hint: impl='fused' computes the same function on every backend."
 
