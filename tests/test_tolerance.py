@@ -9,6 +9,13 @@ import tolerance
 from tolerance import assert_close, assert_trees_close
 
 
+@pytest.fixture(autouse=True)
+def cpu_matmuls(monkeypatch):
+    """The rule as on a CPU, whose float32 matmuls round nothing, whatever runs the suite (the
+    GPU's TF32 term is tested on its own, below)."""
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+
+
 def test_units_by_what_is_compared_and_dtype():
     ones = np.ones(3)
     assert tolerance.tolerance(ones, "reordered", jnp.float32) == (2.0**6 * 2.0**-23,) * 2
