@@ -8,10 +8,12 @@
 #    default matmul precision (TF32) under tests/tolerance.py's rule, the cuDNN tests (marker
 #    gpu: impl="cudnn" against "fused", values and gradients), the live comparisons with torch
 #    and onnxruntime where they are installed;
-# 2. jaxlstm bench with every impl including "cudnn", jax.experimental.rnn's cuDNN LSTM called
+# 2. experiments/cudnn_bisect.py: which configurations make impl="cudnn"'s gradients differ
+#    from "fused"'s, with XLA's command buffers on and off (OUTDIR/cudnn_bisect.log, .json);
+# 3. jaxlstm bench with every impl including "cudnn", jax.experimental.rnn's cuDNN LSTM called
 #    directly, torch's cuDNN LSTM on the same GPU, Flax, bfloat16 matmuls, and an ensemble of 64
 #    small LSTMs vmapped against one call per network.
-# It writes OUTDIR/gpu_suite.log, OUTDIR/bench_gpu.json and OUTDIR/bench_gpu.log (OUTDIR
+# It writes OUTDIR/gpu_suite.log, OUTDIR/cudnn_bisect.*, OUTDIR/bench_gpu.json and OUTDIR/bench_gpu.log (OUTDIR
 # defaults to $OUT, then .); it goes on to the benchmark when tests fail, and exits with pytest's
 # status.
 set -uo pipefail
@@ -22,6 +24,7 @@ python3 -c "import jax; print('backend', jax.default_backend(), jax.devices())"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
 python3 -m pytest -q -p no:cacheprovider -n "$workers" --durations=20 2>&1 | tee "$out/gpu_suite.log"
 tests=${PIPESTATUS[0]}
+python3 experiments/cudnn_bisect.py --json "$out/cudnn_bisect.json" 2>&1 | tee "$out/cudnn_bisect.log"
 python3 -m jaxlstm bench --impls auto,reference,fused,hoisted,cudnn --bf16 --ensemble 64 --rounds 3 \
     --min-seconds 0.1 --json "$out/bench_gpu.json" 2>&1 | tee "$out/bench_gpu.log"
 exit "$tests"

@@ -245,6 +245,14 @@ class _Config:
     def mm(self, a: Array, b: Array) -> Array:
         return matmul(a, b, self.how)
 
+    def loop_operand(self, w: Array) -> Array:
+        """A weight matrix that a loop multiplies by at every step, cast to the matmul dtype
+        once, before the loop. Cast inside the step, it is read in float32 at every step
+        (on a GPU the cast fuses into the matmul, so no compiler hoists it), and bfloat16
+        matmuls moved more bytes than float32 ones. The loops are never differentiated by
+        JAX (the backward pass is written out), so no gradient accumulates in bfloat16."""
+        return w if self.how.dtype is None else w.astype(self.how.dtype)
+
 
 def _gates(z: Array) -> tuple[Array, Array, Array, Array]:
     """The activated gates ``(i, f, g, o)`` from the pre-activations ``z`` of shape (B, 4H)."""
@@ -285,12 +293,12 @@ def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, resets, init, 
     V, b = cell.V, cell.b
     rows = h0.shape[-1]  # the rows of V that act on h: H, or proj_size with a projection
     explicit = _explicit(cell, noise)
-    U = V[:rows]
     if config.hoist:
         xw = config.mm(xs, V[rows:])
         inputs = xw + jnp.broadcast_to(b, xw.shape)
     else:
         inputs = xs
+    U, V = config.loop_operand(V[:rows]), config.loop_operand(V)
     bias = jnp.broadcast_to(b, (h0.shape[0], b.shape[-1]))
 
     def step(carry, step_inputs):
@@ -382,7 +390,7 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
     V, b = cell.V, cell.b
     rows = dh.shape[-1]  # the rows of V that act on h
     explicit = _explicit(cell, noise)
-    U_T = V[:rows].T
+    U_T, V = config.loop_operand(V[:rows].T), config.loop_operand(V)
     bias = jnp.broadcast_to(b, (dh.shape[0], b.shape[-1]))
     extras = _extras(cell)
 
@@ -543,11 +551,12 @@ def _unchunked(a):
 def _sqrt_forward(config, cell, xs, h0, c0, mask, resets, init, noise):
     """Forward over chunks; saves only the state at the start of each chunk."""
     per_step, T, k = _pad_to_chunks(xs, mask, resets, noise.keep_h, noise.keep_c)
+    loop_cell = dataclasses.replace(cell, V=config.loop_operand(cell.V))  # cast once, not per chunk
 
     def chunk(carry, chunk_inputs):
         x, valid, reset, keep_h, keep_c = chunk_inputs
         chunk_noise = noise._replace(keep_h=keep_h, keep_c=keep_c)
-        hs, _, _, h, c = _forward(config, cell, x, *carry, valid, reset, init, chunk_noise, save=False)
+        hs, _, _, h, c = _forward(config, loop_cell, x, *carry, valid, reset, init, chunk_noise, save=False)
         return (h, c), (hs, carry)
 
     (h, c), (hs, boundaries) = jax.lax.scan(
@@ -561,15 +570,16 @@ def _sqrt_backward(config, cell, xs, mask, resets, init, noise, boundaries, dys,
     """Backward over chunks in reverse order, rerunning each chunk's forward pass first."""
     per_step, T, k = _pad_to_chunks(xs, mask, resets, noise.keep_h, noise.keep_c, dys)
     rows = dh.shape[-1]  # the rows of V that act on h
+    loop_cell = dataclasses.replace(cell, V=config.loop_operand(cell.V))  # cast once, not per chunk
 
     def chunk(carry, chunk_inputs):
         dh, dc, d_cell, d_init = carry
         (x, valid, reset, keep_h, keep_c, dy), (h0, c0) = chunk_inputs
         chunk_noise = noise._replace(keep_h=keep_h, keep_c=keep_c)
-        hs, cs, saved, _, _ = _forward(config, cell, x, h0, c0, valid, reset, init, chunk_noise, save=True)
+        hs, cs, saved, _, _ = _forward(config, loop_cell, x, h0, c0, valid, reset, init, chunk_noise, save=True)
         hs_prev, cs_prev = _entering(hs, cs, h0, c0, reset, init, config.reverse)
         dZ, d_extras, dh, dc, d_chunk_init = _backward(
-            config, cell, x, saved, hs_prev, cs, cs_prev, dy, valid, reset, chunk_noise, dh, dc
+            config, loop_cell, x, saved, hs_prev, cs, cs_prev, dy, valid, reset, chunk_noise, dh, dc
         )
         dV, db = _weight_grads(config, x, _matmul_input(hs_prev, noise), dZ)
         d_chunk = _cell_grads(cell, dV, db, d_extras)

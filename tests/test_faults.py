@@ -28,7 +28,7 @@ from jaxlstm.tasks import Adding, Batch
 from jaxlstm.train import (CheckpointError, ConfigError, DataError, Interrupted, NonFiniteError, interrupt, load,
                            report, run)
 from jaxlstm.train.checkpoint import Checkpoints
-from jaxlstm.train.loop import _check_finite
+from jaxlstm.train.loop import _build, _check_finite
 from jaxlstm.train.step import checked_update
 
 
@@ -203,7 +203,9 @@ def test_stopped_at_random_moments_it_resumes_to_the_params_of_an_uninterrupted_
     write, Ctrl-C and SIGTERM at random moments: after each the run resumes, and it ends with
     the params of a run never stopped, bit for bit. A stopped run's last line says what was
     saved and how to resume, with exit code 130 (SIGINT) or 143 (SIGTERM) and no traceback or
-    "Exception ignored"."""
+    "Exception ignored". The stopped run runs on the CPU (the random moments are measured
+    there), so the uninterrupted one does too: on an H200 the test once compared it with a run
+    on the GPU, a different program, and the params differed by TF32's rounding."""
     rng = random.Random(15)
     workdir = tmp_path / "stopped"
     checkpoints = workdir / "checkpoints"
@@ -254,7 +256,9 @@ def test_stopped_at_random_moments_it_resumes_to_the_params_of_an_uninterrupted_
     process = start()
     _, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
-    whole = run(load(None, KILLED), tmp_path / "whole", progress=False, echo=quiet)
+    with jax.default_device(jax.devices("cpu")[0]):
+        whole = run(load(None, KILLED), tmp_path / "whole", progress=False, echo=quiet)
+    assert {d.platform for leaf in jax.tree.leaves(whole.state) for d in leaf.devices()} == {"cpu"}
     stopped = Checkpoints(checkpoints, 2)
     try:
         resumed = stopped.restore(120, whole.state)
@@ -263,6 +267,44 @@ def test_stopped_at_random_moments_it_resumes_to_the_params_of_an_uninterrupted_
     for a, b in zip(jax.tree.leaves(whole.state), jax.tree.leaves(resumed)):
         np.testing.assert_array_equal(a, b)
     assert json.loads((workdir / "summary.json").read_text())["correct"] == whole.final["correct"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(jax.default_backend() != "gpu", reason="needs a GPU; the test above stops and resumes CPU runs")
+def test_on_a_gpu_a_run_resumed_in_a_new_process_ends_as_an_uninterrupted_one_bit_for_bit(tmp_path):
+    """Across processes a GPU run is bit-exact under XLA_FLAGS=--xla_gpu_deterministic_ops=true
+    (README, "Training and experiments"): no autotuning picks another kernel in the new process,
+    and no reduction adds in another order. The run is stopped by Ctrl-C after its first
+    checkpoint and resumed in a new process; another process runs it whole."""
+    flags = " ".join([os.environ.get("XLA_FLAGS", ""), "--xla_gpu_deterministic_ops=true"]).strip()
+    env = {**os.environ, "XLA_FLAGS": flags, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+
+    def argv(workdir, *extra):
+        return [sys.executable, "-m", "jaxlstm", "run", *[p for o in KILLED for p in ("--set", o)],
+                "--workdir", str(workdir), *extra]
+
+    stopped = subprocess.Popen(argv(tmp_path / "stopped"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    while not (tmp_path / "stopped" / "checkpoints" / "5").is_dir():
+        assert stopped.poll() is None, stopped.communicate()[1]
+        time.sleep(0.01)
+    stopped.send_signal(signal.SIGINT)
+    _, err = stopped.communicate(timeout=120)
+    assert stopped.returncode == 130 and "resume with:" in err, err  # stopped, not ended
+    for workdir, extra in ((tmp_path / "stopped", ["--resume"]), (tmp_path / "whole", [])):
+        ended = subprocess.run(argv(workdir, *extra), capture_output=True, text=True, env=env, timeout=300)
+        assert ended.returncode == 0, ended.stderr
+    parts = _build(load(None, KILLED))
+    template = parts.init(parts.seeds)
+    finals = []
+    for workdir in ("stopped", "whole"):
+        checkpoints = Checkpoints(tmp_path / workdir / "checkpoints", 2)
+        try:
+            finals.append(checkpoints.restore(120, template))
+        finally:
+            checkpoints.close()
+    for a, b in zip(*map(jax.tree.leaves, finals)):
+        np.testing.assert_array_equal(a, b)
 
 
 APPEND = report.append_metrics

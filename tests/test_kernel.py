@@ -31,17 +31,20 @@ def value_and_grads(impl, remat, reverse, T, batch, lengths, unroll=1, seed=0):
 
     def loss(cell, xs, state):
         ys, (h, c) = kernel.run(cell, xs, state, mask, reverse=reverse, unroll=unroll, remat=remat, impl=impl)
-        return jnp.sum(ys * weights[0]) + jnp.sum(h * weights[1]) + jnp.sum(jnp.sin(c) * weights[2]), (ys, h, c)
+        terms = (ys * weights[0], h * weights[1], jnp.sin(c) * weights[2])
+        return sum(jnp.sum(t) for t in terms), ((ys, h, c), sum(jnp.sum(jnp.abs(t)) for t in terms))
 
-    (value, outputs), grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2), has_aux=True))(cell, xs, state)
-    return jax.tree.leaves((value, outputs, grads))
+    (value, (outputs, scale)), grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2), has_aux=True))(cell, xs, state)
+    return jax.tree.leaves((value, outputs, grads)), float(scale)
 
 
 def assert_paths_equal(got, expected):
     """The outputs (leaves 1 to 3) to reordering; the loss (leaf 0, a sum over every output, far
-    smaller than its terms) and the gradients to accumulation."""
+    smaller than its terms: at their scale) and the gradients to accumulation."""
+    (got, _), (expected, scale) = got, expected
     assert_trees_close(got[1:4], expected[1:4], "reordered")
-    assert_trees_close([got[0], *got[4:]], [expected[0], *expected[4:]], "accumulated")
+    assert_close(got[0], expected[0], "accumulated", scale=scale, err_msg="the loss")
+    assert_trees_close(got[4:], expected[4:], "accumulated")
 
 
 IMPLS = [pair for pair in itertools.product(["reference", "fused", "hoisted"], ["none", "step", "sqrt"])
@@ -138,6 +141,29 @@ def test_bfloat16_policy_leaves_no_matmul_of_mixed_dtypes(variant):
     state = jaxlstm.lstm(params, xs)[1]
     jaxpr = jax.make_jaxpr(jax.grad(step_loss, argnums=(0, 1, 2, 3)))(cell, state.h[0], state.c[0], xs[0]).jaxpr
     assert set(dot_dtypes(jaxpr, [])) == {("bfloat16", "bfloat16")}
+
+
+def casts_in_loops(jaxpr, found, in_loop=False):
+    """The shapes of every cast to bfloat16 inside a ``scan`` body of ``jaxpr``, nested ones too."""
+    for eqn in jaxpr.eqns:
+        if in_loop and eqn.primitive.name == "convert_element_type" and eqn.params["new_dtype"] == jnp.bfloat16:
+            found.append(eqn.invars[0].aval.shape)
+        for inner in jax.extend.core.jaxprs_in_params(eqn.params):
+            casts_in_loops(inner, found, in_loop or eqn.primitive.name == "scan")
+    return found
+
+
+@pytest.mark.parametrize("impl, remat", [("fused", False), ("hoisted", False), ("fused", "step"), ("hoisted", "sqrt")])
+def test_bfloat16_weights_are_cast_once_not_at_every_step(impl, remat):
+    """A weight cast inside the time loop is read in float32 at every step (on a GPU the cast
+    fuses into the matmul): the fast paths' loops multiply by weights cast before them, forward
+    and backward; only the state and the gradients flowing back in time are cast per step."""
+    params = jaxlstm.init(jax.random.key(0), I, H)
+    loss = lambda p, xs: jnp.sum(jaxlstm.lstm(p, xs, impl=impl, remat=remat, matmul_dtype=jnp.bfloat16)[0])
+    jaxpr = jax.make_jaxpr(jax.grad(loss))(params, jnp.ones((4, 2, I))).jaxpr
+    weights = {(H + I, 4 * H), (H, 4 * H), (4 * H, H)}
+    found = casts_in_loops(jaxpr, [])
+    assert found and not weights & set(found), found  # per-step casts remain: (2, H + I), (2, 4H), ...
 
 
 @pytest.mark.parametrize("impl", ["reference", "fused", "hoisted"])

@@ -34,6 +34,16 @@ def test_the_absolute_term_is_at_the_scale_of_the_expected_values():
         assert_close(np.ones(2), np.ones(3))
 
 
+def test_a_sum_far_smaller_than_its_terms_is_held_to_their_scale():
+    terms = np.array([30.0, -29.98], np.float32)  # the sum, 0.02, carries their rounding
+    loss, scale = np.float32(np.sum(terms)), float(np.sum(np.abs(terms)))
+    with pytest.raises(AssertionError):
+        assert_close(loss + np.float32(1e-5), loss, "accumulated")
+    assert_close(loss + np.float32(1e-5), loss, "accumulated", scale=scale)  # 1e-5 < 1.2e-4 * 60
+    with pytest.raises(AssertionError):
+        assert_close(loss + np.float32(1e-2), loss, "accumulated", scale=scale)
+
+
 def test_the_precision_is_the_lower_of_the_two_or_the_one_given():
     near = np.float32(1.0 + 2.0**-9)
     assert_close(jnp.asarray(near, jnp.bfloat16), np.float64(1.0))  # bfloat16 against float64
