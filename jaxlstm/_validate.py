@@ -7,6 +7,9 @@ argument, the expected and the actual value, and the likely fix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NoReturn
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -543,3 +546,29 @@ def _check_rate(name: str, value: object) -> None:
             f"{value!r}. Hint: a rate that changes during training is a separate compilation "
             "for each value; pass float(rate)."
         )
+
+
+def kernel_refusal(impl: str) -> Callable[[str], NoReturn]:
+    """A function raising the error of an ``impl`` with a fixed kernel (``cudnn``, ``pallas``)
+    that cannot compute a call: what it lacks, and the impl that computes it."""
+    def refuse(what: str) -> NoReturn:
+        raise ValueError(f"impl={impl!r} {what}. Hint: impl='fused' computes the same function on every backend.")
+
+    return refuse
+
+
+def check_kernel_call(impl: str, params: LSTMParams, xs: Array, *, noise: bool, unroll: object, remat: str,
+                      shapes_from: str) -> None:
+    """What every fixed kernel refuses: other cells than the standard one, recurrent dropout and
+    zoneout, other ``unroll`` and ``remat`` than the defaults (it keeps its own loop and saved
+    activations), and symbolic shapes (``shapes_from`` says what it sizes from them)."""
+    refuse = kernel_refusal(impl)
+    other = next((cell.variant for layer in params.layers for cell in layer if not cell.variant.is_vanilla), None)
+    if other is not None:
+        refuse(f"runs the standard LSTM cell only; got the variant {other}")
+    if noise:
+        refuse("runs no recurrent dropout or zoneout")
+    if unroll is True or unroll not in (1, False) or remat != "none":  # unroll=False means 1
+        refuse(f"keeps its own loop and saved activations; got unroll={unroll!r}, remat={remat!r} (pass the defaults)")
+    if not all(isinstance(d, int) for d in xs.shape):
+        refuse(f"needs static shapes ({shapes_from}); got xs of shape {xs.shape}")

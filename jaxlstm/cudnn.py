@@ -33,6 +33,7 @@ import jax.numpy as jnp
 from jax import Array
 from jax.experimental import rnn
 
+from jaxlstm import _validate
 from jaxlstm.cell import Matmul
 from jaxlstm.params import CellParams, LSTMParams, LSTMState
 
@@ -43,20 +44,13 @@ EXPORT_CHECKS = tuple(jax.export.DisabledSafetyCheck.custom_call(target)
 """``disabled_checks`` for ``jax.export.export`` of a function that calls ``impl="cudnn"``:
 its forward and backward cuDNN custom calls (targets of jaxlib's ``gpu_rnn``)."""
 
-_INSTEAD = "Hint: impl='fused' computes the same function on every backend."
-
-
 def check(params: LSTMParams, xs: Array, *, resets: object, noise: bool, unroll: object, remat: str,
           how: Matmul) -> None:
     """Refuse, at trace time, every call that cuDNN's kernel cannot compute."""
-    def refuse(what: str) -> None:
-        raise ValueError(f"impl='cudnn' {what}. {_INSTEAD}")
-
-    cells = [cell for layer in params.layers for cell in layer]
-    other = next((cell.variant for cell in cells if not cell.variant.is_vanilla), None)
-    if other is not None:
-        refuse(f"runs the standard LSTM cell only; got the variant {other}")
-    dtypes = sorted({str(cell.V.dtype) for cell in cells} | {str(xs.dtype)})
+    refuse = _validate.kernel_refusal("cudnn")
+    _validate.check_kernel_call("cudnn", params, xs, noise=noise, unroll=unroll, remat=remat,
+                                shapes_from="cuDNN sizes its workspace from batch and time")
+    dtypes = sorted({str(cell.V.dtype) for layer in params.layers for cell in layer} | {str(xs.dtype)})
     if dtypes != ["float32"]:
         refuse(f"runs float32 only (jax.experimental.rnn); got params and xs of {', '.join(dtypes)}")
     if how.dtype is not None:
@@ -66,12 +60,6 @@ def check(params: LSTMParams, xs: Array, *, resets: object, noise: bool, unroll:
         refuse(f"takes precision None or 'high' (TF32 allowed) or 'highest' (exact float32); got {how.precision}")
     if resets is not None:
         refuse("cannot restart the state inside a sequence (resets)")
-    if noise:
-        refuse("runs no recurrent dropout or zoneout")
-    if unroll is True or unroll not in (1, False) or remat != "none":  # unroll=False means 1
-        refuse(f"keeps its own loop and saved activations; got unroll={unroll!r}, remat={remat!r} (pass the defaults)")
-    if not all(isinstance(d, int) for d in xs.shape):
-        refuse(f"needs static shapes (cuDNN sizes its workspace from batch and time); got xs of shape {xs.shape}")
     if not _has_cudnn():
         refuse(f"needs a CUDA GPU with cuDNN; the default backend is {jax.default_backend()}")
 

@@ -44,10 +44,11 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from jaxlstm import pallas
 from jaxlstm.cell import Matmul, cell_output, matmul, step
 from jaxlstm.params import CellParams, LSTMState
 
-Impl = Literal["reference", "fused", "hoisted"]
+Impl = Literal["reference", "fused", "hoisted", "pallas"]
 Remat = Literal["none", "step", "sqrt"]
 
 __all__ = ["Noise", "auto_impl", "run"]
@@ -86,7 +87,8 @@ def run(
         reverse: run from the last step to the first.
         unroll: steps per loop iteration, as in ``jax.lax.scan``.
         remat: ``"none"``, ``"step"`` or ``"sqrt"`` (see the module docstring).
-        impl: ``"reference"``, ``"fused"`` or ``"hoisted"``.
+        impl: ``"reference"``, ``"fused"``, ``"hoisted"`` or ``"pallas"`` (the hoisted path
+            with both loops as on-chip kernels: :mod:`jaxlstm.pallas`).
         how: how every matmul multiplies: its operands' dtype and precision (``cell.Matmul``).
         noise: a :class:`Noise`, or None: the variational recurrent-dropout mask
             ``(*batch, P)`` that multiplies ``h`` where it enters the matmul, and the zoneout
@@ -121,8 +123,8 @@ def run(
         ys, (h, c) = _reference(cell, xs, LSTMState(h0, c0), mask, resets, init, noise, reverse, unroll, remat,
                                 how)
     else:
-        config = _Config(reverse=reverse, unroll=unroll, remat=remat, hoist=impl == "hoisted",
-                         how=how)
+        config = _Config(reverse=reverse, unroll=unroll, remat=remat, hoist=impl in ("hoisted", "pallas"),
+                         how=how, pallas=impl == "pallas")
         ys, h, c = _lstm_layer(config, cell, xs, h0, c0, mask, resets, init, noise)
     return ys.reshape(T, *batch, P), LSTMState(h.reshape(*batch, P), c.reshape(*batch, C))
 
@@ -241,6 +243,7 @@ class _Config:
     remat: Remat
     hoist: bool
     how: Matmul = Matmul()
+    pallas: bool = False  # the two loops as Pallas kernels (jaxlstm.pallas); hoist is then True
 
     def mm(self, a: Array, b: Array) -> Array:
         return matmul(a, b, self.how)
@@ -299,6 +302,8 @@ def _forward(config: _Config, cell: CellParams, xs, h0, c0, mask, resets, init, 
     else:
         inputs = xs
     U, V = config.loop_operand(V[:rows]), config.loop_operand(V)
+    if config.pallas:  # the vanilla cell without noise (checked up front)
+        return pallas.forward(inputs, U, h0, c0, mask, resets, init, reverse=config.reverse, how=config.how, save=save)
     bias = jnp.broadcast_to(b, (h0.shape[0], b.shape[-1]))
 
     def step(carry, step_inputs):
@@ -393,6 +398,10 @@ def _backward(config: _Config, cell: CellParams, xs, saved, hs_prev, cs, cs_prev
     U_T, V = config.loop_operand(V[:rows].T), config.loop_operand(V)
     bias = jnp.broadcast_to(b, (dh.shape[0], b.shape[-1]))
     extras = _extras(cell)
+    if config.pallas:  # saved holds the gates: the kernel saves them, remat="none" only
+        dZ, dh0, dc0, d_init = pallas.backward(saved, cs, cs_prev, U_T, dys, mask, resets, dh, dc,
+                                               reverse=config.reverse, how=config.how)
+        return dZ, jax.tree.map(jnp.zeros_like, extras), dh0, dc0, d_init
 
     def step(carry, step_inputs):
         dh, dc, d_extras, d_init = carry
@@ -611,8 +620,9 @@ def auto_impl(xs_shape: tuple[int, ...], cell: CellParams, itemsize: int, backen
     whose buffer size is not known: fused needs no buffer. On a GPU ``"fused"``, from the H200
     measurements of experiments/benchmarks.md: within 3% of the best forward+backward at every
     size measured (``"hoisted"`` is up to 1.18x faster forward only, but a call cannot know
-    whether a backward pass follows), and ``"cudnn"`` slower everywhere (and it does not vmap). On TPU
-    ``"fused"`` too, a fixed choice: no TPU has been measured.
+    whether a backward pass follows), and ``"cudnn"`` slower everywhere (and it does not vmap);
+    ``"pallas"`` is not picked until a GPU measurement shows where it wins. On TPU ``"fused"``
+    too, a fixed choice: no TPU has been measured.
     """
     if backend != "cpu" or not all(isinstance(d, int) for d in xs_shape):
         return "fused"

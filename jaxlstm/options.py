@@ -4,7 +4,7 @@ wrappers and the experiment configs annotate with, and the choices their checks 
 Example:
     >>> from jaxlstm import options
     >>> options.IMPLS, options.REMATS
-    (('auto', 'reference', 'fused', 'hoisted', 'cudnn'), (False, True, 'step', 'sqrt'))
+    (('auto', 'reference', 'fused', 'hoisted', 'cudnn', 'pallas'), (False, True, 'step', 'sqrt'))
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Literal
 
 __all__ = ["IMPLS", "INITS", "Impl", "Init", "REMATS", "Remat", "RematName"]
 
-Impl = Literal["auto", "reference", "fused", "hoisted", "cudnn"]
+Impl = Literal["auto", "reference", "fused", "hoisted", "cudnn", "pallas"]
 """How :func:`jaxlstm.lstm` computes its loop (see its ``impl``); every choice gives the same values."""
 
 RematName = Literal["step", "sqrt"]

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxlstm import _validate, cudnn, kernel
+from jaxlstm import _validate, cudnn, kernel, pallas
 from jaxlstm.cell import Matmul
 from jaxlstm.options import Impl, Remat
 from jaxlstm.params import CellParams, LSTMParams, LSTMState, initial_state
@@ -105,7 +105,12 @@ def lstm(
             fused LSTM (``jax.experimental.rnn``) on a CUDA GPU, for the standard float32 cell
             without resets, noise, ``remat`` or ``unroll`` (refused otherwise, with the impl to
             use), and neither vmaps nor has a forward-mode derivative (see
-            :mod:`jaxlstm.cudnn`). ``"auto"`` picks, on CPU, ``"hoisted"`` for the vanilla
+            :mod:`jaxlstm.cudnn`). ``"pallas"`` runs both time loops of each layer as
+            Pallas kernels that keep every step on chip (for step-bound sizes: small batch
+            or hidden size), on a GPU, and interpreted (slowly) on CPU, for the standard
+            float32 cell up to hidden size 256 without noise, ``remat`` or ``unroll``; it
+            takes lengths, resets, state, ``reverse`` and bfloat16 matmuls, vmaps, and has no
+            forward-mode derivative (see :mod:`jaxlstm.pallas`). ``"auto"`` picks, on CPU, ``"hoisted"`` for the vanilla
             cell when the ``(T, *batch, 4H)`` buffer of input projections is at most 2 MiB,
             else ``"fused"``: the fastest as measured in ``experiments/benchmarks.md``; on
             other backends (by ``jax.default_backend()`` at trace time) and for symbolic
@@ -151,9 +156,11 @@ def lstm(
         seq_lengths = _validate.check_seq_lengths(xs, seq_lengths)
     if resets is not None:
         resets = _validate.check_resets(xs, resets)
+    noise = bool(zoneout_c or zoneout_h or (recurrent_dropout and not deterministic))
     if impl == "cudnn":
-        noise = bool(zoneout_c or zoneout_h or (recurrent_dropout and not deterministic))
         cudnn.check(params, xs, resets=resets, noise=noise, unroll=unroll, remat=remat, how=how)
+    if impl == "pallas":
+        pallas.check(params, xs, noise=noise, unroll=unroll, remat=remat)
     if dropout > 0.0 and params.num_layers == 1:
         warnings.warn(
             "dropout acts between layers and has no effect on a 1-layer stack "

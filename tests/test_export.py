@@ -13,9 +13,9 @@ from jax import export
 import jaxlstm
 from jaxlstm.options import IMPLS as ALL_IMPLS
 
-# cuDNN sizes its workspace from static shapes and runs on a GPU only: tests/test_cudnn.py
-# tests that symbolic shapes are refused, and exports it at static shapes on a GPU.
-IMPLS = tuple(impl for impl in ALL_IMPLS if impl != "cudnn")
+# cuDNN sizes its workspace, and the Pallas kernels their grid, from static shapes:
+# tests/test_cudnn.py and tests/test_pallas.py test that symbolic shapes are refused.
+IMPLS = tuple(impl for impl in ALL_IMPLS if impl not in ("cudnn", "pallas"))
 
 # (T, B) of the calls after export: other sizes than any traced, T = 1 and B = 1 (symbolic
 # dimensions are at least 1).

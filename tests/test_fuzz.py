@@ -30,8 +30,9 @@ from jaxlstm import interop
 from jaxlstm.options import IMPLS as ALL_IMPLS
 from jaxlstm.options import REMATS
 
-# cuDNN computes a subset of these cases, on a GPU only: tests/test_cudnn.py covers it.
-IMPLS = tuple(impl for impl in ALL_IMPLS if impl != "cudnn")
+# cuDNN and the Pallas kernels compute a subset of these cases (cuDNN on a GPU only, Pallas
+# interpreted on CPU, slowly): tests/test_cudnn.py and tests/test_pallas.py cover them.
+IMPLS = tuple(impl for impl in ALL_IMPLS if impl not in ("cudnn", "pallas"))
 
 sizes = st.integers(1, 4)
 steps = st.integers(0, 5)

@@ -125,7 +125,7 @@ class ModelConfig:
             value = getattr(self, key)
             _require(0.0 <= value < 1.0, f"model.{key}", "in [0, 1)", value)
         _require(self.impl != "cudnn", "model.impl", "one the trainer can vmap over its seeds (cuDNN's kernel has "
-                 "no batching rule): 'auto', 'fused', 'hoisted' or 'reference'", self.impl)
+                 "no batching rule): 'auto', 'fused', 'hoisted', 'pallas' or 'reference'", self.impl)
 
 
 @dataclasses.dataclass(frozen=True)
