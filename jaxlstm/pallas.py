@@ -24,7 +24,9 @@ read again (from L1/L2) at every step above that.
 ``scan`` loops; this module is the only one that knows the kernel language. On a CUDA GPU it
 compiles with Pallas's Triton lowering (deprecated in jax 0.11 in favour of Mosaic GPU: a port
 replaces this file alone); on CPU Pallas interprets the kernels, which is how the suite tests
-them (slowly: for tests, not for speed).
+them (slowly: for tests, not for speed). Which of the two is chosen by the platform a call
+lowers for, so a machine without a GPU lowers the kernels to Triton's IR too, and the suite
+checks Triton's rules there.
 """
 
 from __future__ import annotations
@@ -246,10 +248,14 @@ def _dot(a: Array, b: Array, how: Matmul) -> Array:
 
 def _call(kernel, shapes, Bp: int, inputs):
     """One program per tile of batch rows, each reading and writing whole arrays at its rows:
-    compiled by Triton on a GPU, interpreted on CPU."""
-    interpret = jax.default_backend() == "cpu"
-    return pl.pallas_call(kernel, out_shape=shapes, grid=(Bp // TILE,), interpret=interpret,
-                          compiler_params=None if interpret else _triton_params())(*inputs)
+    interpreted on CPU, compiled by Triton elsewhere, chosen by the platform the call lowers
+    for (so a CPU machine can lower it for a GPU, as a test does)."""
+    call = functools.partial(pl.pallas_call, kernel, out_shape=shapes, grid=(Bp // TILE,))
+    return jax.lax.platform_dependent(
+        *inputs,
+        cpu=lambda *inputs: call(interpret=True)(*inputs),
+        default=lambda *inputs: call(compiler_params=_triton_params())(*inputs),
+    )
 
 
 @functools.cache

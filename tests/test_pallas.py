@@ -104,6 +104,20 @@ def test_a_broken_kernel_is_caught(monkeypatch):
         jax.clear_caches()  # and no later test reuses the broken one
 
 
+@pytest.mark.parametrize("H, options", [(20, dict(seq_lengths=jnp.array([1, 2, 0, 4, 5]))),
+                                        (64, dict(resets=jnp.zeros((6, 5), bool).at[3].set(True), reverse=True)),
+                                        (pallas.MAX_HIDDEN, dict(matmul_dtype=jnp.bfloat16))],
+                         ids=["lengths", "resets, U held", "bfloat16, U read per step"])
+def test_the_kernels_lower_to_triton_for_a_gpu_on_any_machine(H, options):
+    """Triton's own rules (tensors of a power-of-two size, dots of at least 16 a side) are
+    checked when the kernels lower, which needs no GPU: forward and backward, both ways of
+    holding U. (Compiling the Triton IR to GPU code, and running it, needs one.)"""
+    params = jaxlstm.init(jax.random.key(0), 3, H)
+    grad = jax.jit(jax.grad(lambda p, xs: jnp.sum(jaxlstm.lstm(p, xs, impl="pallas", **options)[0])))
+    text = grad.trace(params, jnp.ones((6, 5, 3))).lower(lowering_platforms=("cuda",)).as_text()
+    assert text.count('name = "_forward_kernel"') == 1 and text.count('name = "_backward_kernel"') == 1
+
+
 REFUSALS = [
     (dict(variant="peephole"), {}, "standard LSTM cell only"),
     (dict(dtype=jnp.bfloat16), {}, "keeps float32 params"),
