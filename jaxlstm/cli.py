@@ -66,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--prime", default="\n", help="text the model reads first")
     sample.add_argument("--temperature", type=float, default=1.0, help="divides the logits (1.0)")
     sample.add_argument("--seed", type=int, default=0, help="the sampling seed (0)")
+    predict = commands.add_parser("predict", help="run a trained model of the files task over new sequences")
+    predict.add_argument("--workdir", required=True, help="the workdir of a run of the files task")
+    predict.add_argument("--input", required=True, help="a data file (.npz, .npy, .csv or .ts) of new sequences")
+    predict.add_argument("--output", required=True, help="where to write the predictions (.npz or .csv)")
+    predict.add_argument("--network", type=int, default=0, help="which of the run's seeds to use (0)")
     return parser
 
 
@@ -103,6 +108,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     elif args.command == "export":
         return _export(args)
+    elif args.command == "predict":
+        from jaxlstm.train.predict import predict, write_predictions
+
+        try:
+            write_predictions(predict(args.workdir, args.input, network=args.network), args.output)
+        except (ValueError, FileNotFoundError) as error:
+            print(f"jaxlstm predict: error: {error}", file=sys.stderr)
+            return 2
+        print(f"jaxlstm predict: wrote {args.output}")
     elif args.command == "sample":
         from jaxlstm.train.sample import sample_text
 

@@ -34,6 +34,12 @@ jax.config.update("jax_compilation_cache_dir",
                   os.path.join(os.environ[_CACHE], os.environ.get("PYTEST_XDIST_WORKER", "main")))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+# `jaxlstm run` in a subprocess (tests/test_faults.py, tests/test_parallel.py) finds JAX's cache
+# turned off, and its train.compilation_cache = "auto" keeps it off: no test writes into the
+# user's cache directory, and no subprocess killed mid-write leaves a broken entry for another
+# to read. JAX reads the variable when it is imported: this process's cache stays on.
+os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"
+jax.config.update("jax_enable_compilation_cache", True)
 
 # Catch silent broadcasting and dtype promotion in the library and in the tests (as equinox).
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -55,6 +61,16 @@ def compilations():
     yield events
     jax.monitoring.unregister_event_duration_listener(compiled)
     jax.monitoring.unregister_event_listener(compiled)
+
+
+@pytest.fixture
+def standard_promotion():
+    """JAX's default dtype promotion instead of the suite's strict one, for the tests that run
+    the trainer: optax mixes weak-typed scalars with arrays, and the library's users run with
+    JAX's defaults. A module takes it for every test with
+    ``pytestmark = pytest.mark.usefixtures("standard_promotion")``."""
+    with jax.numpy_dtype_promotion("standard"):
+        yield
 
 
 @pytest.fixture

@@ -62,14 +62,6 @@ TINY = ["--set", "train.steps=6", "--set", "train.log_every=3", "--set", "eval.e
         "model.hidden_size=4", "--seeds", "2"]
 
 
-@pytest.fixture
-def standard_promotion():
-    import jax
-
-    with jax.numpy_dtype_promotion("standard"):
-        yield
-
-
 def test_run_trains_and_reports(tmp_path, capsys, standard_promotion):
     assert main(["run", *TINY, "--workdir", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out

@@ -17,9 +17,15 @@ SHRINK = ["train.steps=4", "train.seeds=2", "train.log_every=2", "train.checkpoi
           "eval.batch_size=4"]
 
 
+@pytest.fixture(autouse=True)
+def from_the_top_of_the_repository(monkeypatch):
+    """Where experiments/README.md runs every command: the data files' paths are relative to it."""
+    monkeypatch.chdir(EXPERIMENTS.parent)
+
+
 def test_every_experiment_is_here():
     assert {c.stem for c in CONFIGS} >= {"erg", "cerg_forget", "cerg_lstm1997", "cerg_lstm1997_reset",
-                                         "adding100", "adding500", "greff", "text", "tmaze"}
+                                         "adding100", "adding500", "greff", "text", "tmaze", "sensors"}
 
 
 # One config of each code path trains (shrunk); the others differ from one of these only in

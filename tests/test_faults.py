@@ -32,11 +32,7 @@ from jaxlstm.train.loop import _build, _check_finite
 from jaxlstm.train.step import checked_update
 
 
-@pytest.fixture(autouse=True)
-def standard_promotion():
-    """optax mixes weak-typed scalars with arrays; the library's users run with JAX's defaults."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
+pytestmark = pytest.mark.usefixtures("standard_promotion")
 
 
 def quiet(_):
@@ -416,5 +412,5 @@ def test_a_flag_set_at_a_step_stops_after_it_and_the_run_resumes_to_an_uninterru
     whole = run(cfg, tmp_path / "whole", progress=False, echo=quiet)
     for a, b in zip(jax.tree.leaves(whole.state), jax.tree.leaves(resumed.state)):
         np.testing.assert_array_equal(a, b)
-    timeless = lambda workdir: [{k: v for k, v in r.items() if k != "seconds"} for r in metrics_lines(workdir)]
+    timeless = lambda workdir: [{k: v for k, v in r.items() if k not in report.TIMES} for r in metrics_lines(workdir)]
     assert timeless(tmp_path / "stopped") == timeless(tmp_path / "whole")

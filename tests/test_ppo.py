@@ -15,11 +15,7 @@ from jaxlstm.train import Model, load, ppo, run
 from jaxlstm.train.step import make_optimizer
 
 
-@pytest.fixture(autouse=True)
-def standard_promotion():
-    """optax mixes weak-typed scalars with arrays; the library's users run with JAX's defaults."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
+pytestmark = pytest.mark.usefixtures("standard_promotion")
 
 
 def play(maze, goal, actions):

@@ -173,9 +173,9 @@ def test_correct_uses_the_papers_tolerance(task, tolerance):
 
 
 def test_registry_and_make_task():
-    assert list(TASKS) == ["reber", "erg", "cerg", "adding", "temporal_order", "copy", "text", "tmaze"]
-    for name, cls in TASKS.items():
-        assert type(make_task(name)) is cls
+    assert list(TASKS)[:9] == ["reber", "erg", "cerg", "adding", "temporal_order", "copy", "text", "tmaze", "files"]
+    for name in list(TASKS)[:8]:  # the generated ones; "files" needs a file (tests/test_files.py)
+        assert type(make_task(name)) is TASKS[name]
     assert make_task("temporal_order", variant="6b") == TemporalOrder("6b")
     assert make_task("cerg", length=5).length == 5
     with pytest.raises(ValueError, match=r"unknown task 'ergg'; expected one of \['reber', 'erg'"):

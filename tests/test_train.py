@@ -12,16 +12,12 @@ import pytest
 from tolerance import assert_close
 
 import jaxlstm
-from jaxlstm.train import ConfigError, Model, load, model, run
+from jaxlstm.train import ConfigError, Model, load, model, report, run
 from jaxlstm.train.data import Data
 from jaxlstm.train.step import init_state, make_eval_step, make_optimizer, make_train_step
 
 
-@pytest.fixture(autouse=True)
-def standard_promotion():
-    """optax mixes weak-typed scalars with arrays; the library's users run with JAX's defaults."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
+pytestmark = pytest.mark.usefixtures("standard_promotion")
 
 
 SHRUNK = {
@@ -85,9 +81,9 @@ def test_resume_ends_with_the_params_of_an_uninterrupted_run_bit_for_bit(tmp_pat
     resumed = run(cfg, tmp_path / "parts", resume=True, progress=False, echo=lambda _: None)
     for a, b in zip(params_of(whole), params_of(resumed)):
         np.testing.assert_array_equal(a, b)
-    def records(name):  # the metric lines without their wall times
+    def records(name):  # the metric lines without their times
         lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
-        return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
+        return [{k: v for k, v in json.loads(line).items() if k not in report.TIMES} for line in lines]
 
     assert records("parts") == records("whole")
 

@@ -214,6 +214,18 @@ class TrainConfig:
             or ``"skip"`` the update (as ``optax.apply_if_finite`` does), counting the skips in
             the metrics (``skipped``) and in ``summary.json`` (``skipped_updates``). A resumed
             run may change it (as the ``[parallel]`` keys).
+        compilation_cache: where :func:`jaxlstm.train.run` keeps JAX's persistent compilation
+            cache, from which a second run of the same config reads its compiled programs
+            instead of compiling them again. ``"auto"``: the cache JAX is already configured
+            with (``JAX_COMPILATION_CACHE_DIR`` or ``jax.config``), its settings left as they
+            are, or where it has none (nor is turned off), ``$XDG_CACHE_HOME/jaxlstm/xla``
+            (``~/.cache/jaxlstm/xla`` where that is unset). A directory (``~`` is the home
+            directory; a relative one is taken from the current directory): that one. ``""``:
+            none for this run. Where the run sets the cache (a directory, or ``"auto"`` without
+            JAX's own), it caches every program, however small or quick to compile, and puts
+            JAX's settings back when it ends. Whoever can write into the directory can make
+            the runs that read it execute their code: keep it where only you write. A resumed
+            run may change it (as the ``[parallel]`` keys).
     """
 
     steps: int = 1500
@@ -229,12 +241,34 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     on_nonfinite: Literal["stop", "skip"] = "stop"
+    compilation_cache: str = "auto"
 
     def __post_init__(self):
         for key in ("steps", "batch_size", "seeds", "max_length", "tbptt", "chunks_per_stream", "log_every",
                     "checkpoint_every", "keep_checkpoints"):
             _require(getattr(self, key) >= 1, f"train.{key}", "a positive integer", getattr(self, key))
         _require(self.seed >= 0, "train.seed", ">= 0", self.seed)
+        _check_cache(self.compilation_cache)
+
+
+def _check_cache(cache: str) -> None:
+    """Refuse a ``train.compilation_cache`` that is surely a slip, not the directory it would
+    name: a word for "off", "auto" in capitals, or spaces around the name."""
+    word = cache.strip().lower()
+    if word in _NO_CACHE:
+        hint = 'compilation_cache = "" (--set train.compilation_cache=) turns the cache off'
+    elif word == "auto" and cache != "auto":
+        hint = 'write "auto" in lower case'
+    elif cache != cache.strip():
+        hint = f"write the directory without the spaces around it: {cache.strip()!r}"
+    else:
+        return
+    raise ConfigError(f'train.compilation_cache must be "auto", a directory, or "" for no persistent '
+                      f"compilation cache; got {cache!r}. Hint: {hint}.")
+
+
+_NO_CACHE = ("off", "none", "no", "false", "0", "disabled", "disable")
+"""Words that mean "no cache", refused as ``train.compilation_cache`` (they would name a directory)."""
 
 
 @dataclasses.dataclass(frozen=True)

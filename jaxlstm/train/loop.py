@@ -6,8 +6,16 @@ A run writes into its workdir::
     metrics.jsonl    one line per log step ({"kind": "train"}) and per evaluation ("eval")
     checkpoints/     orbax checkpoints of the vmapped train state, the newest kept
     curves.png       the learning curves
-    summary.json     the final test metrics per seed, the fraction of seeds that solved it, and
-                     its provenance (commit, versions, platform, wall time: :mod:`.provenance`)
+    summary.json     the final test metrics per seed, the fraction of seeds that solved it, how
+                     long the train step took to compile and the steps to run, and its
+                     provenance (commit, versions, platform, wall time: :mod:`.provenance`)
+
+A train line holds, per seed, the window's mean of each train metric, and two times:
+``seconds`` since the loop started (compiling included), and ``steps_per_second``, the
+window's steps over the time they took to run (compiling, logging, evaluating and
+checkpointing left out: :class:`~jaxlstm.train.report.StepClock`); the progress bar shows the
+latter too. A run keeps its compiled programs in JAX's persistent compilation cache, so that a
+second run of the same config compiles nothing (``train.compilation_cache``).
 
 Every batch and every noise key is a function of (seed, step), so a run resumed from a
 checkpoint ends with the params of an uninterrupted run, bit for bit. Inside
@@ -17,16 +25,20 @@ the run at its next boundary with :class:`~jaxlstm.train.interrupt.Interrupted`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
+import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental.compilation_cache import compilation_cache
 
 from jaxlstm.tasks import EnvTask, Task, TextTask
 from jaxlstm.train import interrupt, parallel, ppo, provenance, report
@@ -36,7 +48,7 @@ from jaxlstm.train.data import Data
 from jaxlstm.train.model import Model
 from jaxlstm.train.step import TrainState, init_state, make_eval_step, make_optimizer, make_train_step
 
-__all__ = ["RESUMABLE", "NonFiniteError", "Result", "default_workdir", "run"]
+__all__ = ["RESUMABLE", "NonFiniteError", "Result", "default_workdir", "run", "user_cache_dir"]
 
 
 class NonFiniteError(FloatingPointError):
@@ -76,7 +88,9 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
     The parts, in order: :func:`_prepare` the workdir, :func:`_build` what the config
     describes (data or environment, model, optimizer, the jitted steps), :func:`_start` from scratch or the
     newest checkpoint, :func:`_train` (evaluating, logging and checkpointing as it goes), and
-    :func:`_report`.
+    :func:`_report`; all of them with JAX's persistent compilation cache that
+    ``train.compilation_cache`` names (:func:`_compilation_cache`), JAX's own settings put back
+    at the end.
 
     Inside :func:`jaxlstm.train.interrupt.catching`, a SIGINT or SIGTERM stops the run at the
     next of these boundaries: once the workdir is prepared, once the parts are built, before
@@ -108,27 +122,132 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
     parallel.join(config, process_id)
     if not parallel.primary():
         echo, progress = (lambda _: None), False
-    started, start_time = provenance.source(), time.perf_counter()
-    workdir = Path(workdir)
-    _prepare(workdir, config, resume, echo)
-    interrupt.check()
-    if started.clean is False:
-        echo(f"note: the checkout at {started.commit[:12]} has uncommitted changes to tracked files; "
-             "summary.json will record clean: false, and experiments/collect.py refuses such runs")
-    parts = _build(config)
-    interrupt.check()
-    checkpoints = Checkpoints(workdir / "checkpoints", config.train.keep_checkpoints)
+    with _compilation_cache(config.train.compilation_cache, echo):
+        started, start_time = provenance.source(), time.perf_counter()
+        workdir = Path(workdir)
+        _prepare(workdir, config, resume, echo)
+        interrupt.check()
+        if started.clean is False:
+            echo(f"note: the checkout at {started.commit[:12]} has uncommitted changes to tracked files; "
+                 "summary.json will record clean: false, and experiments/collect.py refuses such runs")
+        parts = _build(config)
+        _keep_fitted(parts.task, workdir, resume)
+        interrupt.check()
+        checkpoints = Checkpoints(workdir / "checkpoints", config.train.keep_checkpoints)
+        try:
+            state, start = _start(parts, checkpoints, workdir, resume, echo)
+            end = config.train.steps if stop_after is None else min(config.train.steps, stop_after)
+            tic = time.perf_counter()
+            state, timing = _train(parts, state, start, end, checkpoints, workdir / "metrics.jsonl", progress)
+        finally:
+            checkpoints.close()
+        interrupt.check()
+        parallel.barrier("trained")
+        summary = {"step": end, "wall_seconds": round(time.perf_counter() - tic, 1), **timing.summary()}
+        if timing.steps:
+            echo(timing.message())
+        return _report(parts, state, workdir, summary, started, start_time, echo)
+
+
+def user_cache_dir() -> Path:
+    """Where ``train.compilation_cache = "auto"`` keeps the compiled programs when JAX has no
+    cache of its own: ``$XDG_CACHE_HOME/jaxlstm/xla``, or ``~/.cache/jaxlstm/xla`` where that
+    variable is unset or not an absolute path (which the XDG base directory specification
+    says to ignore).
+
+    Example:
+        >>> from jaxlstm.train.loop import user_cache_dir
+        >>> user_cache_dir().parts[-2:]
+        ('jaxlstm', 'xla')
+    """
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "jaxlstm" / "xla"
+
+
+_CACHE_FLAGS = ("jax_enable_compilation_cache", "jax_compilation_cache_dir",
+                "jax_persistent_cache_min_compile_time_secs", "jax_persistent_cache_min_entry_size_bytes")
+"""JAX's settings of its persistent compilation cache that a run may set, and puts back."""
+
+
+@contextlib.contextmanager
+def _compilation_cache(setting: str, echo) -> Iterator[None]:
+    """JAX's persistent compilation cache as ``train.compilation_cache`` says, inside the block.
+
+    ``"auto"`` leaves JAX's settings as they are where JAX has a cache directory or its cache
+    turned off (by ``JAX_COMPILATION_CACHE_DIR``, ``JAX_ENABLE_COMPILATION_CACHE`` or
+    ``jax.config``), and otherwise takes :func:`user_cache_dir`, or, where that cannot be made,
+    no cache (with a note: the cache is never why a run fails); a directory is made if absent;
+    ``""`` turns the cache off. A directory set here caches every program (JAX's defaults skip
+    those that compile in under a second, which are most of a small run's). JAX opens its
+    cache at the first compilation after a reset, so the cache is reset on the way in and out.
+
+    Raises:
+        ConfigError: the directory named cannot be made.
+    """
+    before = {name: getattr(jax.config, name) for name in _CACHE_FLAGS}
+    if setting == "":
+        wanted = {**before, "jax_enable_compilation_cache": False}
+    elif setting == "auto" and (before["jax_compilation_cache_dir"] or not before["jax_enable_compilation_cache"]):
+        wanted = before
+    else:
+        directory = user_cache_dir() if setting == "auto" else Path(setting).expanduser()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            if setting != "auto":
+                raise ConfigError(
+                    f"train.compilation_cache: cannot make the directory {directory} for the compilation cache "
+                    f"({error.strerror}); expected a directory this user can write. Hint: name another one, or "
+                    '"" (--set train.compilation_cache=) for no cache.') from None
+            echo(f"note: no compilation cache for this run: cannot make {directory} ({error.strerror}); "
+                 "set train.compilation_cache to a directory to keep one")
+            directory = None
+        wanted = before if directory is None else {
+            "jax_enable_compilation_cache": True, "jax_compilation_cache_dir": str(directory),
+            "jax_persistent_cache_min_compile_time_secs": 0.0, "jax_persistent_cache_min_entry_size_bytes": -1}
+    if wanted == before:
+        yield
+        return
+    _set_cache(wanted)
     try:
-        state, start = _start(parts, checkpoints, workdir, resume, echo)
-        end = config.train.steps if stop_after is None else min(config.train.steps, stop_after)
-        tic = time.perf_counter()
-        state = _train(parts, state, start, end, checkpoints, workdir / "metrics.jsonl", progress)
+        yield
     finally:
-        checkpoints.close()
-    interrupt.check()
-    parallel.barrier("trained")
-    summary = {"step": end, "wall_seconds": round(time.perf_counter() - tic, 1)}
-    return _report(parts, state, workdir, summary, started, start_time, echo)
+        _set_cache(before)
+
+
+def _set_cache(flags: dict) -> None:
+    for name, value in flags.items():
+        jax.config.update(name, value)
+    compilation_cache.reset_cache()
+
+
+class _Timing(NamedTuple):
+    """Where a run's train loop spent its time, in this process (a resumed run's last part).
+
+    Attributes:
+        compile_seconds: lowering and compiling the train step (or reading it back from the
+            compilation cache); None when no step ran.
+        train_seconds: running the train steps (:class:`~jaxlstm.train.report.StepClock`).
+        steps: the steps run.
+    """
+
+    compile_seconds: float | None
+    train_seconds: float
+    steps: int
+
+    def summary(self) -> dict:
+        """The entries of ``summary.json``: ``compile_seconds``, ``train_seconds`` and
+        ``steps_per_second`` (None without steps)."""
+        rate = self.steps / self.train_seconds if self.steps and self.train_seconds > 0 else None
+        return {"compile_seconds": None if self.compile_seconds is None else round(self.compile_seconds, 3),
+                "train_seconds": round(self.train_seconds, 3),
+                "steps_per_second": None if rate is None else round(rate, 3)}
+
+    def message(self) -> str:
+        """One line for the run's output."""
+        rate = self.steps / self.train_seconds if self.train_seconds > 0 else math.inf
+        return (f"the train step: {self.compile_seconds:.2f} s to compile (or read back from the compilation "
+                f"cache), then {self.steps} steps in {self.train_seconds:.2f} s, {rate:.4g} steps/s")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,11 +332,12 @@ def _start(parts: _Parts, checkpoints: Checkpoints, workdir: Path, resume: bool,
 
 
 def _train(parts: _Parts, state: TrainState, start: int, end: int, checkpoints: Checkpoints, metrics_path: Path,
-           progress: bool | None) -> TrainState:
+           progress: bool | None) -> tuple[TrainState, _Timing]:
     """Steps ``start`` to ``end``: log every ``train.log_every``, evaluate every ``eval.every``,
     checkpoint every ``train.checkpoint_every`` and at ``end``; before each step, stop if a
     signal came (:func:`jaxlstm.train.interrupt.check`), so that a stop never leaves a step
-    half recorded.
+    half recorded. The train step is compiled ahead of its first call (``jit``'s ``lower``
+    and ``compile``, whose program the calls then run), timed apart from the steps.
 
     Every step's ``nonfinite`` flags are read before anything from it is logged, evaluated or
     saved (not after each step, which would wait for the device every step): with
@@ -227,36 +347,59 @@ def _train(parts: _Parts, state: TrainState, start: int, end: int, checkpoints: 
 
     train_cfg, steps = parts.config.train, parts.config.train.steps
     bar = tqdm(total=steps, initial=start, disable=None if progress is None else not progress,
-               desc=parts.config.task.name, unit="step", dynamic_ncols=True)
-    window, tic = [], time.perf_counter()
+               desc=parts.config.task.name, unit="step", dynamic_ncols=True,
+               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")  # our rate, not tqdm's
+    window, tic, clock, compile_seconds = [], time.perf_counter(), report.StepClock(), None
     try:
         for step in range(start, end):
             interrupt.check()
-            state, metrics = parts.train_step(state, *parts.inputs(step))
+            if step == start:  # the first batch (its data compiled too) and the step's compilation: start-up
+                with clock.paused():
+                    inputs = parts.inputs(step)
+                    compile_seconds = _compile(parts.train_step, (state, *inputs), bar)
+            else:
+                inputs = parts.inputs(step)
+            state, metrics = parts.train_step(state, *inputs)
+            clock.count()
             window.append((step, metrics))
             done = step + 1
             saves = done % train_cfg.checkpoint_every == 0 or done == end
             logs = done % train_cfg.log_every == 0 or done == steps or saves  # a resume loses no line
             evaluates = done % parts.config.eval.every == 0 or done == steps
             if logs or evaluates or saves:
-                _check_finite(parts, window, checkpoints)
-            if logs:
-                logged = _window_metrics([m for _, m in window])
-                window = []
-                if parallel.primary():
-                    report.append_metrics(metrics_path, {"kind": "train", "step": done, **logged,
-                                                         "seconds": round(time.perf_counter() - tic, 3)})
-                bar.set_postfix(loss=f"{np.mean([v for v in logged['loss'] if v is not None] or [np.nan]):.4f}")
-            if evaluates:
-                evaluated = _evaluate(parts, state)  # on every process: the test set is split across them
-                if parallel.primary():
-                    report.append_metrics(metrics_path, {"kind": "eval", "step": done, **evaluated})
-            if saves:
-                checkpoints.save(done, state)
+                jax.block_until_ready(metrics)  # the steps' time ends when their results are there
+                with clock.paused():
+                    _check_finite(parts, window, checkpoints)
+                    if logs:
+                        logged, rate = _window_metrics([m for _, m in window]), clock.lap()
+                        window = []
+                        if parallel.primary():
+                            report.append_metrics(metrics_path, {
+                                "kind": "train", "step": done, **logged, "seconds": round(time.perf_counter() - tic, 3),
+                                "steps_per_second": None if rate is None else round(rate, 3)})
+                        loss = np.mean([v for v in logged["loss"] if v is not None] or [np.nan])
+                        bar.set_postfix({"loss": f"{loss:.4f}", "steps/s": "-" if rate is None else f"{rate:.3g}"})
+                    if evaluates:
+                        evaluated = _evaluate(parts, state)  # on every process: the test set is split across them
+                        if parallel.primary():
+                            report.append_metrics(metrics_path, {"kind": "eval", "step": done, **evaluated})
+                    if saves:
+                        checkpoints.save(done, state)
             bar.update(1)
     finally:
         bar.close()
-    return state
+    return state, _Timing(compile_seconds, clock.seconds, clock.steps)  # the last step logs: every step is counted
+
+
+def _compile(train_step, args: tuple, bar) -> float:
+    """Compile ``train_step`` for ``args`` (or read it back from the compilation cache), saying
+    so on the progress bar; the seconds it took."""
+    bar.set_postfix_str("compiling the train step")
+    tic = time.perf_counter()
+    train_step.lower(*args).compile()
+    seconds = time.perf_counter() - tic
+    bar.set_postfix_str(f"compiled in {seconds:.1f} s")
+    return seconds
 
 
 def _check_finite(parts: _Parts, window: list[tuple[int, dict]], checkpoints: Checkpoints) -> None:
@@ -313,9 +456,10 @@ def _report(parts: _Parts, state: TrainState, workdir: Path, summary: dict, star
     solved_at = [next((r["step"] for r in evals if r["solved"][s]), None) for s in range(config.train.seeds)]
     table = report.summary_table(final, seeds, solved_at)
     skipped = np.sum([r["skipped"] for r in records if r["kind"] == "train"], axis=0, dtype=int)
+    times = {k: summary[k] for k in ("wall_seconds", "compile_seconds", "train_seconds", "steps_per_second")}
     summary = {"step": summary["step"], "seeds": seeds, "solved_fraction": float(np.mean(final["solved"])),
                "hidden_size": parts.model.hidden_size, "param_count": parts.model.param_count,
-               "wall_seconds": summary["wall_seconds"], "solved_at": solved_at,
+               **times, "solved_at": solved_at,
                "skipped_updates": np.broadcast_to(skipped, len(seeds)).tolist(),
                **{k: v for k, v in final.items() if k not in ("kind", "step")},
                "provenance": provenance.record(started, time.perf_counter() - start_time)}
@@ -326,9 +470,10 @@ def _report(parts: _Parts, state: TrainState, workdir: Path, summary: dict, star
     return Result(workdir, state, final, solved_at, table)
 
 
-RESUMABLE = ("train.on_nonfinite", "parallel.devices", "parallel.axis", "parallel.processes", "parallel.coordinator")
+RESUMABLE = ("train.on_nonfinite", "train.compilation_cache", "parallel.devices", "parallel.axis", "parallel.processes",
+             "parallel.coordinator")
 """The config keys a resumed run may change: they change no saved state, only what comes next
-(a checkpoint restores onto any devices)."""
+(a checkpoint restores onto any devices; the compilation cache holds programs, not results)."""
 
 
 def _prepare(workdir: Path, config: Config, resume: bool, echo) -> None:
@@ -366,6 +511,22 @@ def _prepare(workdir: Path, config: Config, resume: bool, echo) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         report.write_atomic(config_path, to_json(config) + "\n")
     parallel.barrier("prepared")
+
+
+def _keep_fitted(task, workdir: Path, resume: bool) -> None:
+    """Write what ``task`` learned from its training split (``fitted()``, if it has one) into
+    the workdir's :data:`~jaxlstm.train.report.DATA_FILE`; a resumed run must find the same
+    there, else its checkpoints were trained on other data."""
+    if not hasattr(task, "fitted") or not parallel.primary():
+        return
+    path, fitted = workdir / report.DATA_FILE, json.dumps(task.fitted(), indent=1) + "\n"
+    if resume and path.exists() and path.read_text() != fitted:
+        raise ConfigError(
+            f"the data of workdir {workdir} changed since its run started: {path} (the training split's "
+            "normalisation and classes) differs from what the task's files give now; expected the same data "
+            "to resume. Hint: restore the data files, or start a new run in a new workdir."
+        )
+    report.write_atomic(path, fitted)
 
 
 def _differences(saved: Config, given: Config) -> list[tuple[str, object, object]]:

@@ -1,14 +1,84 @@
-"""What a run shows: metric lines (JSONL), learning-curve plots (PNG) and the summary table."""
+"""What a run shows: metric lines (JSONL), learning-curve plots (PNG), the summary table, and
+how fast it trains (:class:`StepClock`)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["append_metrics", "plot", "read_metrics", "summary_table", "write_atomic"]
+__all__ = ["DATA_FILE", "TIMES", "StepClock", "append_metrics", "plot", "read_metrics", "summary_table", "write_atomic"]
+
+TIMES = ("seconds", "steps_per_second")
+"""The fields of a train metrics line that time the run (wall time since the loop started, steps
+per second over the line's window): the ones that differ between two runs of one config."""
+
+
+class StepClock:
+    """The wall time of a run's train steps alone: it runs from the start of the loop and is
+    paused around what the loop does besides (compiling, logging, evaluating, checkpointing),
+    so that its steps per second are those of training.
+
+    The train step returns before the device has run it: the loop waits for a step's results
+    before it pauses the clock, so that the time of every step counted falls in its window.
+
+    Attributes:
+        steps: the steps counted in all.
+        seconds: the seconds they took in all.
+
+    Example:
+        >>> from jaxlstm.train.report import StepClock
+        >>> clock = StepClock()
+        >>> clock.count(3)
+        >>> with clock.paused():
+        ...     rate = clock.lap()
+        >>> clock.steps, rate > 0, clock.lap() is None
+        (3, True, True)
+    """
+
+    def __init__(self):
+        self.steps, self.seconds = 0, 0.0
+        self._window_steps, self._window_seconds = 0, 0.0
+        self._since: float | None = time.perf_counter()
+
+    def count(self, steps: int = 1) -> None:
+        """Count ``steps`` more train steps in the window."""
+        self._window_steps += steps
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Leave the time inside the block out (a block inside a paused one changes nothing)."""
+        if self._since is None:
+            yield
+            return
+        self._window_seconds += time.perf_counter() - self._since
+        self._since = None
+        try:
+            yield
+        finally:
+            self._since = time.perf_counter()
+
+    def lap(self) -> float | None:
+        """Steps per second in the window since the last lap (None for a window without a step
+        or without time), and a new window."""
+        steps, seconds = self._window_steps, self._window_seconds
+        if self._since is not None:
+            seconds += time.perf_counter() - self._since
+            self._since = time.perf_counter()
+        self.steps, self.seconds = self.steps + steps, self.seconds + seconds
+        self._window_steps, self._window_seconds = 0, 0.0
+        return steps / seconds if steps and seconds > 0 else None
+
+
+DATA_FILE = "data.json"
+"""What a run keeps of its data beside its checkpoints, for a task that learns something from
+its training split (the ``"files"`` task's ``fitted()``: normalisation and class names), which
+``jaxlstm predict`` reads."""
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
