@@ -155,6 +155,22 @@ def tmaze() -> list[str]:
     return rows
 
 
+def japanese_vowels() -> list[str]:
+    """The LSTM's test accuracy on the archive's split, each seed, beside the archive's
+    baselines as experiments/nn_baselines.py computes them."""
+    summary, _ = load("japanese_vowels")
+    baselines = json.loads((RESULTS / "japanese_vowels_baselines.json").read_text())
+    check("japanese_vowels_baselines.json", baselines)
+    seeds = ", ".join(f"{c:.3f}" for c in summary["correct"])
+    rows = [f"| LSTM, {summary['param_count']:,} params | {statistics.mean(summary['correct']):.3f} (seeds: {seeds}) "
+            f"| {made(summary)} |"]
+    cases = baselines["test_cases"]
+    rows += [f"| {name} | {value:.3f} ({round(value * cases)} of {cases}) | "
+             f"`{baselines['provenance']['commit'][:7]}` | {duration(baselines['provenance']['wall_seconds'])} |"
+             for name, value in baselines["accuracy"].items()]
+    return rows
+
+
 def default() -> list[str]:
     summary, config = load("default")
     return [f"| default (`jaxlstm run`) | {sum(map(bool, summary['solved']))} of {len(summary['seeds'])} | "
@@ -163,7 +179,7 @@ def default() -> list[str]:
 
 def main() -> int:
     sections = (("default", default), ("ERG", erg), ("CERG", cerg), ("adding", adding), ("Greff", greff),
-                ("text", text), ("T-maze", tmaze))
+                ("text", text), ("T-maze", tmaze), ("Japanese Vowels", japanese_vowels))
     try:
         tables = [f"## {title}\n" + "\n".join(rows()) for title, rows in sections]
     except Refused as refused:
