@@ -171,6 +171,18 @@ def japanese_vowels() -> list[str]:
     return rows
 
 
+def airline() -> list[str]:
+    """The held-out months' one-step-ahead forecasts: each LSTM seed and the baselines
+    (experiments/forecast.py)."""
+    summary, _ = load("airline")
+    scores = json.loads((RESULTS / "airline_forecast.json").read_text())
+    check("airline_forecast.json", scores)
+    return [f"| {name} | {s['rmse']:.1f} | {s['mae']:.1f} | {s['mape']:.1%} | "
+            f"`{scores['provenance']['commit'][:7]}` |" for name, s in scores["scores"].items()] + [
+        f"(the run: {summary['param_count']:,} params, {made(summary)}; {scores['held_out_steps']} held-out months "
+        f"from month {scores['first_held_out']})"]
+
+
 def default() -> list[str]:
     summary, config = load("default")
     return [f"| default (`jaxlstm run`) | {sum(map(bool, summary['solved']))} of {len(summary['seeds'])} | "
@@ -179,7 +191,7 @@ def default() -> list[str]:
 
 def main() -> int:
     sections = (("default", default), ("ERG", erg), ("CERG", cerg), ("adding", adding), ("Greff", greff),
-                ("text", text), ("T-maze", tmaze), ("Japanese Vowels", japanese_vowels))
+                ("text", text), ("T-maze", tmaze), ("Japanese Vowels", japanese_vowels), ("airline", airline))
     try:
         tables = [f"## {title}\n" + "\n".join(rows()) for title, rows in sections]
     except Refused as refused:

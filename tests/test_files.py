@@ -77,6 +77,9 @@ def test_every_format_reads_the_same_sequences(tmp_path):
         labels = [np.asarray(label).ravel()[0].item() for label in read.labels]
         assert labels == (["one", "two", "two", "one", "three", "two"] if path.endswith(".ts") else LABELS.tolist())
     assert read_sequences(files[2]).columns == ("a", "b")
+    one = read_sequences(write_csv(tmp_path / "series.csv", ["1949-01,112", "1949-02,118"], header="Date,Passengers"),
+                         id_column="", columns=("Passengers",))
+    assert [v.tolist() for v in one.values] == [[[112.0], [118.0]]] and one.labels is None  # one series, no id
     np.save(tmp_path / "full.npy", padded())
     assert [len(v) for v in read_sequences(str(tmp_path / "full.npy")).values] == [5] * len(SEQS)
 

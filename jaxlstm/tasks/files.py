@@ -8,7 +8,7 @@ Formats (by the file's extension):
   sequence, or one per step (``(N, T)`` padded, ``(total,)`` ragged).
 - ``.npy``: one padded array ``(N, T, F)`` or ``(N, T)``, every sequence full length, no labels.
 - ``.csv``: a header, then one row per time step; ``id_column`` groups the rows into sequences
-  (in the order they first appear, rows in file order), ``label_column`` (if present) holds the
+  (in the order they first appear, rows in file order; ``""``: the whole file is one series), ``label_column`` (if present) holds the
   labels, the ``columns`` (default: every other column) the features. Numbers only.
 - ``.ts``: the UEA/UCR archives' text format (``@`` header lines, then ``@data``: per line, the
   dimensions separated by ``:``, each a comma-separated series, and the class label last).
@@ -191,9 +191,10 @@ def _read_csv(file: Path, name: str, id_column: str, label_column: str, columns:
     if not rows:
         raise FileDataError(f"data file {name!r} is empty; expected a header row, then one row per step.")
     header, body = [h.strip() for h in rows[0]], rows[1:]
-    if id_column not in header:
+    if id_column and id_column not in header:
         raise FileDataError(f"data file {name!r} has no column {id_column!r} (its columns: {header}); expected "
-                            "the column that says which sequence each row belongs to. Hint: set task.id_column.")
+                            "the column that says which sequence each row belongs to. Hint: set task.id_column, "
+                            "or task.id_column = '' when the whole file is one series.")
     has_labels = label_column in header
     features = list(columns) or [h for h in header if h not in (id_column, label_column)]
     missing = [c for c in features if c not in header]
@@ -221,7 +222,7 @@ def _read_csv(file: Path, name: str, id_column: str, label_column: str, columns:
                                     "an integer class label. Hint: for regression leave the labels out and use "
                                     "target = 'forecast'.")
             label = int(float(text))
-        order.setdefault(row[header.index(id_column)], []).append((x, label, line))
+        order.setdefault(row[header.index(id_column)] if id_column else "", []).append((x, label, line))
     values = tuple(np.asarray([x for x, _, _ in steps], np.float32).reshape(len(steps), len(features))
                    for steps in order.values())
     labels = tuple(np.asarray([label for _, label, _ in steps]) for steps in order.values()) if has_labels else None

@@ -547,6 +547,11 @@ def _checked(key: str, value: Any, expected: Any) -> Any:
             except (ConfigError, ConfigTypeError):
                 continue
         raise ConfigTypeError(f"{key} must be {_type_name(expected)}; got {value!r} ({type(value).__name__}).")
+    if origin is tuple and typing.get_args(expected)[1:] == (Ellipsis,):  # a TOML array of one type
+        if not isinstance(value, (list, tuple)):
+            raise ConfigTypeError(f"{key} must be {_type_name(expected)}; got {value!r} ({type(value).__name__}).")
+        item = typing.get_args(expected)[0]
+        return tuple(_checked(f"{key}[{i}]", v, item) for i, v in enumerate(value))
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if expected is type(None) and value is None:
@@ -562,4 +567,6 @@ def _type_name(expected: Any) -> str:
     if typing.get_origin(expected) in (typing.Union, types.UnionType):
         return " or ".join(_type_name(option) for option in typing.get_args(expected))
     names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    if typing.get_origin(expected) is tuple:
+        return f"a list of {_type_name(typing.get_args(expected)[0]).split(' ', 1)[-1]}s"
     return names.get(expected, getattr(expected, "__name__", str(expected)))
