@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 import pytest
+from tolerance import assert_close
 
 from jaxlstm.cli import main
 from jaxlstm.tasks import FileDataError, Files, make_task
@@ -91,12 +92,12 @@ def test_a_sequence_target_is_its_class_at_its_last_step(tmp_path):
     train = task._data["train"]
     assert len(train) == 4 and len(task._data["test"]) == 2  # a seeded third held out
     steps = np.concatenate([v for v, _ in train])
-    np.testing.assert_allclose(task.fitted()["mean"], steps.mean(0), rtol=1e-6)  # the training split alone
+    np.testing.assert_array_equal(np.float32(task.fitted()["mean"]), steps.mean(0))  # the training split alone
     batch = task.batch([SEQS[1], SEQS[5]], [1, 1])
     assert batch.xs.shape == (5, 2, 2) and batch.seq_lengths.tolist() == [5, 1]
     assert batch.weights[:, 0].tolist() == [0, 0, 0, 0, 1] and batch.weights[:, 1].tolist() == [1, 0, 0, 0, 0]
     assert batch.targets[4, 0].tolist() == [0, 1, 0]
-    np.testing.assert_allclose(batch.xs[:5, 0], (SEQS[1] - steps.mean(0)) / steps.std(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(batch.xs[:5, 0], (SEQS[1] - steps.mean(0)) / steps.std(0))  # the same float32 ops
     right = np.zeros((5, 2, 3), np.float32)
     right[4, 0, 1] = right[0, 1, 1] = 1.0
     assert task.correct(right, batch).tolist() == [True, True]
@@ -126,13 +127,13 @@ def test_a_forecast_target_is_the_next_values_and_holds_out_each_series_tail(tmp
                      forecast_columns=("x1",), test_fraction=0.25, window=6)
     assert (task.output_size, task.output) == (2, "linear")
     fitted = task.fitted()
-    np.testing.assert_allclose(fitted["mean"], [7.0, -14.0])  # steps 0..14, the first 75% alone
+    np.testing.assert_array_equal(fitted["mean"], [7.0, -14.0])  # steps 0..14, the first 75% alone (exact)
     batch = task.sample(0, 3)
     assert batch.xs.shape == (8, 3, 2) and batch.weights.sum(0).tolist() == [6, 6, 6]
     x1 = lambda t: (-2.0 * t - fitted["mean"][1]) / fitted["std"][1]
     first = batch.xs[0, 0, 1] * fitted["std"][1] + fitted["mean"][1]  # where that window starts
     t0 = round(-first / 2)
-    np.testing.assert_allclose(batch.targets[0, 0], [x1(t0 + 1), x1(t0 + 2)], rtol=1e-5)
+    assert_close(batch.targets[0, 0], np.float32([x1(t0 + 1), x1(t0 + 2)]), "reference")
     held = task.held_out().sample(0, 1)
     assert held.xs.shape[0] == 20 and np.nonzero(held.weights[:, 0])[0].tolist() == [14, 15, 16, 17]
 
@@ -197,7 +198,7 @@ def test_a_run_predicts_and_a_bad_file_leaves_it_untouched(tmp_path, capsys):
     assert main(["predict", "--workdir", str(workdir), "--input", new, "--output", str(out)]) == 0
     with np.load(out) as got:
         assert got["outputs"].shape == (3, 5, 3) and got["lengths"].tolist() == LENGTHS[:3].tolist()
-        np.testing.assert_allclose(got["outputs"][0, :3].sum(-1), 1.0, rtol=1e-5)  # probabilities
+        assert_close(got["outputs"][0, :3].sum(-1), np.ones(3, np.float32), "reordered")  # probabilities
         assert got["labels"].shape == (3,) and set(got["labels"].tolist()) <= {"0", "1", "2"}
     csv_out = tmp_path / "predictions.csv"
     assert main(["predict", "--workdir", str(workdir), "--input", new, "--output", str(csv_out)]) == 0
