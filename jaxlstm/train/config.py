@@ -219,7 +219,8 @@ class TrainConfig:
             instead of compiling them again. ``"auto"``: the cache JAX is already configured
             with (``JAX_COMPILATION_CACHE_DIR`` or ``jax.config``), its settings left as they
             are, or where it has none (nor is turned off), ``$XDG_CACHE_HOME/jaxlstm/xla``
-            (``~/.cache/jaxlstm/xla`` where that is unset). A directory (``~`` is the home
+            (``~/.cache/jaxlstm/xla`` where that is unset), in a directory per CPU model
+            (:func:`jaxlstm.train.loop.user_cache_dir`). A directory (``~`` is the home
             directory; a relative one is taken from the current directory): that one. ``""``:
             none for this run. Where the run sets the cache (a directory, or ``"auto"`` without
             JAX's own), it caches every program, however small or quick to compile, and puts

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import math
 import os
+import platform
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,17 +153,21 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
 
 def user_cache_dir() -> Path:
     """Where ``train.compilation_cache = "auto"`` keeps the compiled programs when JAX has no
-    cache of its own: ``$XDG_CACHE_HOME/jaxlstm/xla``, or ``~/.cache/jaxlstm/xla`` where that
-    variable is unset or not an absolute path (which the XDG base directory specification
-    says to ignore).
+    cache of its own: ``$XDG_CACHE_HOME/jaxlstm/xla/MACHINE``, or ``~/.cache/jaxlstm/xla/MACHINE``
+    where that variable is unset or not an absolute path (which the XDG base directory
+    specification says to ignore). ``MACHINE`` names the architecture and CPU model (with a
+    short hash of them): XLA compiles for the CPU it runs on, and a home directory shared by
+    machines of other CPUs must not hand one of them code for another's instructions.
 
     Example:
         >>> from jaxlstm.train.loop import user_cache_dir
-        >>> user_cache_dir().parts[-2:]
+        >>> user_cache_dir().parts[-3:-1]
         ('jaxlstm', 'xla')
     """
     base = os.environ.get("XDG_CACHE_HOME", "")
-    return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "jaxlstm" / "xla"
+    machine = f"{platform.machine()} {provenance.cpu_model() or 'unknown CPU'}"
+    name = f"{platform.machine() or 'machine'}-{hashlib.sha256(machine.encode()).hexdigest()[:12]}"
+    return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "jaxlstm" / "xla" / name
 
 
 _CACHE_FLAGS = ("jax_enable_compilation_cache", "jax_compilation_cache_dir",
