@@ -16,8 +16,9 @@ from tolerance import assert_close, assert_trees_close
 
 @pytest.fixture(scope="module")
 def found(tmp_path_factory):
-    # A compilation cache of its own: its runs compile many of the same programs again.
-    env = {**os.environ, "JAX_PLATFORMS": "cpu",
+    # A compilation cache of its own: its runs compile many of the same programs again (turned
+    # on here: tests/conftest.py turns JAX's cache off for the subprocesses of the suite).
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_ENABLE_COMPILATION_CACHE": "true",
            "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4",
            "JAX_COMPILATION_CACHE_DIR": str(tmp_path_factory.mktemp("cache")),
            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
