@@ -328,7 +328,8 @@ class Files:
         and unchanged files (a run makes its task several times)."""
         files = [resolve(p) for p in (self.path, self.test_path) if p]
         stats = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) if f.is_file() else (str(f),) for f in files)
-        key = (dataclasses.replace(self, split="train") if self.split != "train" else self, stats)
+        options = tuple((f.name, getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "split")
+        key = (options, stats)  # both splits of a task share what was read
         if key not in _READ:
             if len(_READ) >= 4:
                 _READ.pop(next(iter(_READ)))
@@ -366,9 +367,9 @@ class Files:
     def _sequence_split(self, data: Sequences, test: Sequences | None):
         pairs = list(zip(data.values, data.labels))
         if test is not None:
-            held = list(zip(test.values, test.labels if test.labels is not None else [None] * len(test.values)))
             if test.labels is None:
                 raise FileDataError(f"data file {self.test_path!r} has no labels; expected labels, as {self.path!r}.")
+            held = list(zip(test.values, test.labels))
             return self._nonempty(pairs, "training", self.path), self._nonempty(held, "held-out", self.test_path)
         order = np.random.default_rng(self.split_seed).permutation(len(pairs))
         cut = len(pairs) - round(len(pairs) * self.test_fraction)
@@ -477,9 +478,11 @@ class Files:
             for b, v in enumerate(values):
                 normal = (v - d["mean"]) / d["std"]
                 first = 0 if extras[b] is None else max(extras[b] - 1, 0)  # forecasts of the tail only
-                for t in range(first, len(v) - self.horizon):
-                    targets[t, b] = normal[t + 1:t + 1 + self.horizon][:, cols].reshape(-1)
-                    weights[t, b] = 1.0
+                count = len(v) - self.horizon  # the steps whose next horizon values are all known
+                if count > first:  # at step t, the values of steps t + 1 .. t + horizon, step by step
+                    ahead = np.lib.stride_tricks.sliding_window_view(normal[1:, cols], self.horizon, axis=0)
+                    targets[first:count, b] = ahead[first:count].transpose(0, 2, 1).reshape(count - first, -1)
+                    weights[first:count, b] = 1.0
             return Batch(xs, targets, weights, lengths)
         index = {c: i for i, c in enumerate(d["classes"])}
         ids = np.zeros((T, B), np.int32)
