@@ -94,7 +94,7 @@ def lstm_step(
             weights, ``H`` each, in ``V``'s gate order; see ``CellParams.state_size``).
         x: ``(*batch, I)``, the input at this step.
         matmul_dtype: None, or a dtype such as ``jnp.bfloat16`` for the matmul's operands
-            (accumulated in the params' dtype); see :class:`Matmul`.
+            (accumulated in the params' dtype); see :class:`jaxlstm.cell.Matmul`.
         precision: None, or a ``jax.lax.Precision`` or its name, for every matmul.
 
     Returns:

@@ -124,7 +124,7 @@ def lstm(
         precision: None, or a ``jax.lax.Precision`` or its name (``"highest"``, ...) for every
             matmul, forward and backward, as ``jnp.matmul``'s. None is JAX's default: exact
             float32 on CPU, TF32 for float32 matmuls on a GPU (as cuDNN's LSTM), bfloat16
-            passes on TPU; ``"highest"`` is exact float32 everywhere (README, "Precision").
+            passes on TPU; ``"highest"`` is exact float32 everywhere (docs/guides/impl_precision.md, "Precision").
 
     Returns:
         ``(ys, state)``: ``ys`` of shape ``(T, *batch, num_directions * output_size)``, the

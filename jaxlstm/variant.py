@@ -22,8 +22,8 @@ def linear(x):
     return x
 
 
-# The activations a Variant may name, each as Keras 3 and Flax define it under that name (Keras's
-# "hard_sigmoid" is relu6(x + 3) / 6, jax.nn.hard_sigmoid; tf.keras 2 used 0.2 x + 0.5).
+#: The activations a Variant may name, each as Keras 3 and Flax define it under that name (Keras's
+#: "hard_sigmoid" is relu6(x + 3) / 6, jax.nn.hard_sigmoid; tf.keras 2 used 0.2 x + 0.5).
 ACTIVATIONS: dict[str, Callable] = {
     "sigmoid": jax.nn.sigmoid,
     "hard_sigmoid": jax.nn.hard_sigmoid,
@@ -176,6 +176,9 @@ class Variant:
         return self == Variant()
 
 
+#: The presets ``init(..., variant=NAME)`` takes: the vanilla cell, Hochreiter & Schmidhuber's
+#: (1997) cell without a forget gate, peepholes (Gers & Schmidhuber 2000), Greff et al.'s (2017)
+#: eight variants, and layer normalisation.
 VARIANTS: dict[str, Variant] = {
     "vanilla": Variant(),
     "lstm1997": Variant(forget_gate=False),

@@ -269,7 +269,7 @@ def test_stopped_at_random_moments_it_resumes_to_the_params_of_an_uninterrupted_
 @pytest.mark.skipif(jax.default_backend() != "gpu", reason="needs a GPU; the test above stops and resumes CPU runs")
 def test_on_a_gpu_a_run_resumed_in_a_new_process_ends_as_an_uninterrupted_one_bit_for_bit(tmp_path):
     """Across processes a GPU run is bit-exact under XLA_FLAGS=--xla_gpu_deterministic_ops=true
-    (README, "Training and experiments"): no autotuning picks another kernel in the new process,
+    (docs/guides/training.md): no autotuning picks another kernel in the new process,
     and no reduction adds in another order. The run is stopped by Ctrl-C after its first
     checkpoint and resumed in a new process; another process runs it whole."""
     flags = " ".join([os.environ.get("XLA_FLAGS", ""), "--xla_gpu_deterministic_ops=true"]).strip()

@@ -6,7 +6,7 @@ Flax's own cells with the same weights.
 Carry shapes and initialisation, variable lengths, reverse and keep_order, time-major and
 multiple batch dims, unroll, return_carry, bidirectional, dtypes and input promotion, custom
 activations, initializers. The one documented difference is the parameter tree (the fused ``V``
-and ``b``); Flax's tests that walk per-gate kernels by name have the README's recipes instead.
+and ``b``); Flax's tests that walk per-gate kernels by name have the recipes of docs/guides/flax.md instead.
 """
 
 import dataclasses

@@ -27,7 +27,7 @@ allowed 2**3 units of its own precision whatever is compared (bfloat16: 0.0625, 
 On a backend whose default float32 matmul rounds its operands (TF32 on a GPU, 10 bits; bfloat16
 on a TPU), a float32 result is allowed at least one unit of that rounding (TF32: 9.8e-4; the
 differences seen on an H200 were up to 1.3e-4), unless ``jax_default_matmul_precision`` asks
-for ``highest``. On an H200 the suite passed under it but for 6 tests (README, "Precision").
+for ``highest``. On an H200 the suite passed under it but for 6 tests (docs/guides/impl_precision.md, "Precision").
 
 ``atol = rtol * scale``, with ``scale`` the largest magnitude of the expected values: an element
 near zero is held to the rounding of the values around it, not to its own, which two correct

@@ -40,8 +40,8 @@ class LSTM(nn.Module):
     ``jaxlstm.LSTMState(h, c)`` stacked ``(num_layers * num_directions, *batch, H)``.
 
     Attributes:
-        hidden_size, num_layers, bidirectional, forget_bias, variant, kernel_init,
-            recurrent_kernel_init, bias_init, learn_initial_state: as :func:`jaxlstm.init`.
+        hidden_size, num_layers, bidirectional, forget_bias, variant: as :func:`jaxlstm.init`.
+        kernel_init, recurrent_kernel_init, bias_init, learn_initial_state: as :func:`jaxlstm.init`.
         gate_fn, activation_fn: the gates' and the cell's activations, as Flax's cells (None:
             the variant's, sigmoid and tanh).
         dtype: the computation dtype, as Flax's (None: promote ``xs``, state and params).
@@ -201,7 +201,7 @@ class LSTMCell(nn.recurrent.RNNCellBase):
     ``param_dtype``, ``carry_init``); the carry is Flax's ``(c, h)``, c first (jaxlstm's
     ``LSTMState`` is ``(h, c)``). The one difference is the parameter tree: one
     ``{"cell_params": CellParams}`` with the fused ``V`` and ``b`` instead of per-gate Dense
-    kernels (see the README's "parameter tree" section). Weights of a Flax cell come in as
+    kernels (see the Flax guide's "parameter tree" section). Weights of a Flax cell come in as
     ``{"cell_params": jaxlstm.interop.from_flax(tree)}``.
 
     Attributes:

@@ -71,9 +71,9 @@ class LSTM(nnx.Module):
     on.
 
     Args:
-        input_size, hidden_size, num_layers, bidirectional, init, forget_bias, variant,
-            kernel_init, recurrent_kernel_init, bias_init, learn_initial_state: as
+        input_size, hidden_size, num_layers, bidirectional, init, forget_bias, variant: as
             :func:`jaxlstm.init`.
+        kernel_init, recurrent_kernel_init, bias_init, learn_initial_state: as :func:`jaxlstm.init`.
         gate_fn, activation_fn: the gates' and the cell's activations, as Flax's cells (None:
             the variant's, sigmoid and tanh); they set the variant's ``gate_activation`` and
             ``cell_activation``.
@@ -322,7 +322,7 @@ class LSTMCell(nnx.RNNCellBase):
     ``carry_init``, ``promote_dtype``, ``keep_rngs`` and the three ``*_metadata``. The carry is
     Flax's ``(c, h)``, c first (jaxlstm's ``LSTMState`` is ``(h, c)``). The one difference is
     the parameter tree: one fused ``V = [U; W]`` and ``b`` (``module.cell_params``, state paths
-    ``params/V`` and ``params/b``) instead of per-gate kernels; the README's "parameter tree"
+    ``params/V`` and ``params/b``) instead of per-gate kernels; the Flax guide's "parameter tree"
     section has the recipes for weight decay, freezing and Flax's layout. Weights from a Flax
     cell come in with ``LSTMCell.from_params(jaxlstm.interop.from_flax(tree))``.
 

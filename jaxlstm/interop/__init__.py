@@ -1,7 +1,7 @@
 """Weights to and from other frameworks, numpy in and numpy out: no framework is imported
 (ONNX's converters import ``onnx`` when called: they build and read its models).
 
-Each converter states its source layout in its module's docstring; the README has the table.
+Each converter states its source layout in its module's docstring; docs/guides/interop.md has the table.
 """
 
 from jaxlstm.interop.cudnn import from_cudnn, to_cudnn

@@ -54,6 +54,8 @@ __all__ = [
     "text",
 ]
 
+#: The tasks a config's ``[task] name`` may name, each its task's class; :func:`register` adds
+#: your own.
 TASKS: dict[str, type] = {
     "reber": Reber,
     "erg": EmbeddedReber,

@@ -289,6 +289,8 @@ class Files:
             (0: whole series).
         tolerance: for ``"forecast"``, the largest absolute error, in normalised units, that
             still counts as correct.
+        split: which split this task serves, ``"train"`` or ``"test"``; the trainer makes the
+            held-out task itself, so a config leaves it at ``"train"``.
     """
 
     path: str = ""

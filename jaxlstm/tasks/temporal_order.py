@@ -14,7 +14,7 @@ every output's final absolute error is below 0.3.
 
 Interpretations: positions are 0-based array indices (``E`` is at index 0), and ranges include
 both ends. Reading X as 0 and Y as 1, the class index is the X/Y pattern as a binary number,
-first position most significant, which is the paper's order of :data:`CLASSES`.
+first position most significant, which is the paper's order of ``CLASSES``.
 """
 
 from __future__ import annotations
@@ -88,12 +88,12 @@ class TemporalOrder:
 
     @property
     def input_size(self) -> int:
-        """8: one unit per symbol of :data:`SYMBOLS`."""
+        """8: one unit per symbol of ``SYMBOLS``."""
         return len(SYMBOLS)
 
     @property
     def output_size(self) -> int:
-        """4 (6a) or 8 (6b): one unit per class of :data:`CLASSES`."""
+        """4 (6a) or 8 (6b): one unit per class of ``CLASSES``."""
         return len(CLASSES[self.variant])
 
     def sample(self, rng: np.random.Generator | int, batch_size: int) -> Batch:

@@ -58,7 +58,7 @@ def _record(signum: int, frame) -> None:
 
 @contextlib.contextmanager
 def catching(on_repeat: Callable[[int], None], received: Iterable[int] = ()) -> Iterator[None]:
-    """Inside the block, SIGINT and SIGTERM only set the flag that :func:`check` reads; the
+    """Inside the block, SIGINT and SIGTERM only set the flag that ``check()`` reads; the
     previous handlers come back when it ends. Main thread only, as ``signal.signal``; not
     nested.
 

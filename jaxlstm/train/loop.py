@@ -87,11 +87,11 @@ def run(config: Config, workdir: str | Path, *, resume: bool = False, progress: 
         stop_after: int | None = None, echo: Callable[[str], None] = print, process_id: int | None = None) -> Result:
     """Train ``config.train.seeds`` networks at once, vmapped over the seed axis.
 
-    The parts, in order: :func:`_prepare` the workdir, :func:`_build` what the config
-    describes (data or environment, model, optimizer, the jitted steps), :func:`_start` from scratch or the
-    newest checkpoint, :func:`_train` (evaluating, logging and checkpointing as it goes), and
-    :func:`_report`; all of them with JAX's persistent compilation cache that
-    ``train.compilation_cache`` names (:func:`_compilation_cache`), JAX's own settings put back
+    The parts, in order: ``_prepare`` the workdir, ``_build`` what the config
+    describes (data or environment, model, optimizer, the jitted steps), ``_start`` from scratch or the
+    newest checkpoint, ``_train`` (evaluating, logging and checkpointing as it goes), and
+    ``_report``; all of them with JAX's persistent compilation cache that
+    ``train.compilation_cache`` names (``_compilation_cache``), JAX's own settings put back
     at the end.
 
     Inside :func:`jaxlstm.train.interrupt.catching`, a SIGINT or SIGTERM stops the run at the

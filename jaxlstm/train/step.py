@@ -113,10 +113,10 @@ def make_train_step(model: Model, optimizer: optax.GradientTransformation, *, st
             LSTM state, without its gradient, for the next chunk. Else every batch is separate
             sequences from the initial state, and ``resets`` is unused.
         skip_nonfinite: skip an update whose loss or gradient is not finite (see
-            :func:`checked_update`).
+            :func:`jaxlstm.train.step.checked_update`).
 
     The metrics are the loss, the gradients' global norm before clipping, ``nonfinite`` (from
-    :func:`checked_update`) and ``skipped``, the updates skipped (0 or 1; always 0 without
+    :func:`jaxlstm.train.step.checked_update`) and ``skipped``, the updates skipped (0 or 1; always 0 without
     ``skip_nonfinite``).
     """
 
