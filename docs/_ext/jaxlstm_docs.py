@@ -171,7 +171,7 @@ class ConfigReference(SphinxDirective):
         for section in dataclasses.fields(config.Config):
             cls = section.type if isinstance(section.type, type) else type(section.default)
             summary = _plain((inspect.getdoc(cls) or "").split("\n\n")[0])
-            lines += [f".. rubric:: [{section.name}]", "", f".. py:class:: {cls.__module__}.{cls.__qualname__}", "",
+            lines += [f".. rubric:: [{section.name}]", "", f".. py:class:: {cls.__qualname__}", f"   :module: {cls.__module__}", "",
                       f"   The section ``[{section.name}]``. {summary}", ""]
             if cls is config.TaskConfig:
                 lines += [f"``name`` (default ``{json.dumps(cls().name)}``) is one of the tasks below; "
