@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 
 import jax
+import jax.export
 import jax.numpy as jnp
 from jax import Array
 from jax.experimental import rnn

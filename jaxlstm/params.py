@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
+import jax.export  # a submodule: older jax (0.7) does not import it with jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
