@@ -46,14 +46,15 @@ def test_python_dash_m():
     assert "Why h(t) keeps the size of h(t-1)" in out.stdout
 
 
-def test_the_shapes_guide_shows_the_current_walk():
-    """The guide's block is the output of ``jaxlstm shapes --input-size 2 --hidden-size 3``."""
+def test_readme_shows_the_current_walk():
+    """The README's block (which the shapes guide includes) is the output of ``jaxlstm shapes
+    --input-size 2 --hidden-size 3``."""
     import pathlib
 
     from jaxlstm.shapes import walk_shapes
 
-    guide = (pathlib.Path(__file__).parents[1] / "docs" / "guides" / "shapes.md").read_text()
-    block = guide.split("```text\n", 1)[1].split("```", 1)[0].rstrip("\n")
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    block = readme.split("```text\n", 1)[1].split("```", 1)[0].rstrip("\n")
     without_numbers = lambda text: re.sub(r"(check: .*) [\d.e+-]+$", r"\1", text, flags=re.M)
     assert without_numbers(block) == without_numbers(walk_shapes(2, 3))
 
