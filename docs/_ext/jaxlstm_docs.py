@@ -105,9 +105,15 @@ class PublicAPI(SphinxDirective):
 
 
 def _type_name(annotation: object) -> str:
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", repr(annotation))
-    text = re.sub(r"typing\.", "", str(text))
-    return text
+    """``int``, or a construct written out with its arguments: ``bool | Literal['step', 'sqrt']``."""
+    origin, arguments = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return " | ".join(_type_name(argument) for argument in arguments)
+    if origin is typing.Literal:
+        return f"Literal[{', '.join(map(repr, arguments))}]"
+    if isinstance(annotation, type) and origin is None:
+        return annotation.__name__
+    return re.sub(r"\b(typing|builtins)\.", "", str(annotation))
 
 
 def _field_docs(cls: type) -> dict[str, str]:
