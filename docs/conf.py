@@ -79,10 +79,6 @@ sphinx_gallery_conf = {
 
 html_theme = "furo"
 html_title = f"jaxlstm {release}"
-html_static_path: list[str] = []
-html_theme_options = {
-    "source_repository": "",
-    "navigation_with_keys": True,
-}
+html_theme_options = {"navigation_with_keys": True}
 html_show_sourcelink = False
 html_copy_source = False

@@ -65,22 +65,24 @@ def test_the_site_loads_nothing_from_the_network(site):
     assert not loads, "the site loads from the network:\n" + "\n".join(loads)
 
 
+def _headless(chromium: str, page: Path, tmp_path: Path, *flags: str) -> str:
+    """Chromium's standard output for ``page`` opened headless with ``flags``."""
+    return subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile'}", *flags, page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True).stdout
+
+
 def _rendered_text(chromium: str, page: Path, tmp_path: Path) -> str:
     """The text of ``page`` as Chromium renders it (its DOM after scripts ran), tags removed."""
-    dom = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=True).stdout
+    dom = _headless(chromium, page, tmp_path, "--dump-dom")
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S | re.I)
     # Tags go without a trace: a signature is split into many inline elements.
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", body)))
 
 
 def _screenshot(chromium: str, page: Path, png: Path, tmp_path: Path) -> None:
-    subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
-         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1400", f"--screenshot={png}", page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=True)
+    _headless(chromium, page, tmp_path, "--hide-scrollbars", "--window-size=1280,1400", f"--screenshot={png}")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
 

@@ -18,6 +18,7 @@ import importlib
 import inspect
 import json
 import re
+import sys
 import types
 import typing
 from pathlib import Path
@@ -34,15 +35,11 @@ logger = logging.getLogger(__name__)
 #: The modules whose ``__all__`` is the public API; each has a page under ``api/``.
 PUBLIC = ("jaxlstm", "jaxlstm.interop", "jaxlstm.flax", "jaxlstm.flax.linen", "jaxlstm.train",
           "jaxlstm.train.predict", "jaxlstm.tasks")
-#: Names in ``__all__`` that are modules: each has its own page, so they are linked, not repeated.
-SUBMODULES = {"jaxlstm.interop", "jaxlstm.flax.linen"}
 
 
 def _attribute_doc(name: str, value: object) -> list[str]:
     """The ``#:`` comment or string literal that documents a module-level constant, found in
     the jaxlstm module that defines it (the public module only re-exports it)."""
-    import sys
-
     for module_name, module in sorted(sys.modules.items()):
         if not module_name.startswith("jaxlstm") or getattr(module, name, None) is not value:
             continue
@@ -53,6 +50,13 @@ def _attribute_doc(name: str, value: object) -> list[str]:
         if ("", name) in docs:
             return [line for line in docs[("", name)] if line is not None]
     return []
+
+
+def _parse(directive: SphinxDirective, lines: list[str]) -> list[nodes.Node]:
+    """The nodes of generated reStructuredText, parsed in place of ``directive``."""
+    container = nodes.container()
+    directive.state.nested_parse(StringList(lines, source=f"<{directive.name}>"), directive.content_offset, container)
+    return container.children
 
 
 def _public_members(module_name: str) -> list[tuple[str, object]]:
@@ -79,8 +83,12 @@ class PublicAPI(SphinxDirective):
                 lines += [f".. autoexception:: {full}", ""]
             elif inspect.isclass(value):
                 # A NamedTuple's or dataclass's fields are described by its Attributes: section.
-                fields = getattr(value, "_fields", ()) or [f.name for f in dataclasses.fields(value)] \
-                    if dataclasses.is_dataclass(value) or hasattr(value, "_fields") else ()
+                if hasattr(value, "_fields"):
+                    fields = value._fields
+                elif dataclasses.is_dataclass(value):
+                    fields = [field.name for field in dataclasses.fields(value)]
+                else:
+                    fields = ()
                 exclude = [f"   :exclude-members: {', '.join(fields)}"] if fields else []
                 lines += [f".. autoclass:: {full}", "   :members:", *exclude, ""]
             elif callable(value) and not isinstance(value, (dict, tuple, list)):
@@ -96,12 +104,7 @@ class PublicAPI(SphinxDirective):
                     doc += ["", f"Its value: ``{value!r}``."]
                 lines += [f".. py:data:: {name}", ""] + [f"   {line}" for line in doc] + [""]
         self.env.note_dependency(inspect.getsourcefile(importlib.import_module(module_name)))
-        return self.parse_lines(lines)
-
-    def parse_lines(self, lines: list[str]) -> list[nodes.Node]:
-        container = nodes.container()
-        self.state.nested_parse(StringList(lines, source=f"<{self.name}>"), self.content_offset, container)
-        return container.children
+        return _parse(self, lines)
 
 
 def _type_name(annotation: object) -> str:
@@ -143,16 +146,16 @@ def _plain(text: str) -> str:
     return re.sub(r":\w+:`~?([^`]+)`", r"``\1``", text)
 
 
-def _fields_table(cls: type, *, skip: tuple[str, ...] = ()) -> list[str]:
+def _fields_table(cls: type) -> list[str]:
     hints = typing.get_type_hints(cls)
     docs = _field_docs(cls)
     rows = [".. list-table::", "   :header-rows: 1", "   :widths: 18 22 14 46", "",
             "   * - key", "     - type", "     - default", "     - meaning"]
     for field in dataclasses.fields(cls):
-        if field.name in skip or field.name.startswith("_") or not field.init:
+        if field.name.startswith("_") or not field.init:
             continue
         if field.default is not dataclasses.MISSING:
-            default = f"``{json.dumps(field.default) if not isinstance(field.default, tuple) else list(field.default)}``"
+            default = f"``{json.dumps(list(field.default) if isinstance(field.default, tuple) else field.default)}``"
         elif field.default_factory is not dataclasses.MISSING:
             default = f"``{field.default_factory()!r}``"
         else:
@@ -192,9 +195,7 @@ class ConfigReference(SphinxDirective):
                 lines += _fields_table(task_cls)
         for source in (inspect.getsourcefile(config), inspect.getsourcefile(tasks)):
             self.env.note_dependency(source)
-        container = nodes.container()
-        self.state.nested_parse(StringList(lines, source="<config-reference>"), self.content_offset, container)
-        return container.children
+        return _parse(self, lines)
 
 
 class ExperimentCurves(SphinxDirective):
@@ -219,9 +220,7 @@ class ExperimentCurves(SphinxDirective):
                       f".. image:: {relative.as_posix()}", f"   :alt: learning curves of {result.name}",
                       f"   :width: {self.options.get('width', '100%')}", ""]
             self.env.note_dependency(str(result / "summary.json"))
-        container = nodes.container()
-        self.state.nested_parse(StringList(lines, source="<experiment-curves>"), self.content_offset, container)
-        return container.children
+        return _parse(self, lines)
 
 
 class ModuleSummaries(SphinxDirective):
@@ -236,9 +235,7 @@ class ModuleSummaries(SphinxDirective):
             module = importlib.import_module(module_name)
             summary = _plain((inspect.getdoc(module) or "").split("\n\n")[0])
             lines += [f".. py:module:: {module_name}", "", f"``{module_name}``: {summary}", ""]
-        container = nodes.container()
-        self.state.nested_parse(StringList(lines, source="<module-summaries>"), self.content_offset, container)
-        return container.children
+        return _parse(self, lines)
 
 
 def check_public_api(app, env) -> None:
@@ -247,7 +244,7 @@ def check_public_api(app, env) -> None:
     for module_name in PUBLIC:
         for name, value in _public_members(module_name):
             full = f"{module_name}.{name}"
-            if full in SUBMODULES or isinstance(value, types.ModuleType):
+            if isinstance(value, types.ModuleType):  # a module has its own page
                 continue
             if full not in objects:
                 logger.warning(f"{full} is in {module_name}.__all__ but no page documents it; "
@@ -268,17 +265,17 @@ def _before_napoleon(app, what, name, obj, options, lines) -> None:
     if what in ("attribute", "property", "data"):
         _ORIGINAL[(what, name)] = list(lines)
         return
-    section = False
-    for index, line in enumerate(list(lines)):
+    section, rewritten = False, []
+    for line in lines:
         if re.match(r"^\w[\w ]*:$", line):
             section = line == "Attributes:"
-            continue
-        entry = re.match(r"^(    )(\w+(?:, \w+)+): (.*)$", line) if section else None
+        entry = re.match(r"^    (\w+(?:, \w+)+): (.*)$", line) if section else None
         if entry:
-            first, *others = entry.group(2).split(", ")
-            position = lines.index(line)
-            lines[position:position + 1] = [f"    {first}: {entry.group(3)}"] + [
-                f"    {other}: as ``{first}``." for other in others]
+            first, *others = entry.group(1).split(", ")
+            rewritten += [f"    {first}: {entry.group(2)}"] + [f"    {other}: as ``{first}``." for other in others]
+        else:
+            rewritten.append(line)
+    lines[:] = rewritten
 
 
 def _after_napoleon(app, what, name, obj, options, lines) -> None:
