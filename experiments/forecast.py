@@ -14,13 +14,14 @@ Scores: RMSE, MAE and MAPE.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from jaxlstm.tasks.files import read_sequences
+from jaxlstm.tasks.files import Files, read_sequences
 from jaxlstm.train import provenance
 from jaxlstm.train.predict import predict
 
@@ -52,7 +53,9 @@ def main() -> None:
     args = parser.parse_args()
     started, clock = provenance.source(), time.perf_counter()
     config = json.loads((args.workdir / "config.json").read_text())
-    task = config["task"]
+    # config.json holds the task options the run set; the others are the task's defaults.
+    defaults = {field.name: field.default for field in dataclasses.fields(Files)}
+    task = {**defaults, **config["task"]}
     if task["horizon"] != 1 or len(task.get("forecast_columns") or task.get("columns") or ()) > 1:
         raise SystemExit("forecast.py scores one-step-ahead forecasts of one column; the run forecasts more")
     data = read_sequences(task["path"], id_column=task["id_column"], columns=tuple(task["columns"]))

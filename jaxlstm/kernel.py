@@ -593,7 +593,7 @@ def _sqrt_backward(config, cell, xs, mask, resets, init, noise, boundaries, dys,
         dV, db = _weight_grads(config, x, _matmul_input(hs_prev, noise), dZ)
         d_chunk = _cell_grads(cell, dV, db, d_extras)
         d_cell, d_init = jax.tree.map(jnp.add, (d_cell, d_init), (d_chunk, d_chunk_init))
-        return (dh, dc, d_cell, d_init), config.mm(dZ, cell.V[rows:].T)
+        return (dh, dc, d_cell, d_init), config.mm(dZ, loop_cell.V[rows:].T)
 
     d_init = None if resets is None else (jnp.zeros_like(dh), jnp.zeros_like(dc))
     start = (dh, dc, jax.tree.map(jnp.zeros_like, cell), d_init)

@@ -173,8 +173,7 @@ def _forward_kernel(xw_ref, u_ref, h0_ref, c0_ref, valid_ref, *refs, steps, Hp, 
         if resets:
             r = reset_ref[t, rows][:, None] > 0
             h, c = jnp.where(r, init_h, h), jnp.where(r, init_c, c)
-        operand = h if how.dtype is None else h.astype(how.dtype)
-        z = [xw_ref[t, rows, gate[k]] + _dot(operand, held[k] if resident else u_ref[:, gate[k]], how)
+        z = [xw_ref[t, rows, gate[k]] + _dot(_operand(h, how), held[k] if resident else u_ref[:, gate[k]], how)
              for k in range(4)]
         i, f, g, o = jax.nn.sigmoid(z[0]), jax.nn.sigmoid(z[1]), jnp.tanh(z[2]), jax.nn.sigmoid(z[3])
         c_new = f * c + i * g

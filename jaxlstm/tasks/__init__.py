@@ -54,8 +54,6 @@ __all__ = [
     "text",
 ]
 
-#: The tasks a config's ``[task] name`` may name, each its task's class; :func:`register` adds
-#: your own.
 TASKS: dict[str, type] = {
     "reber": Reber,
     "erg": EmbeddedReber,
@@ -67,7 +65,8 @@ TASKS: dict[str, type] = {
     "tmaze": TMaze,
     "files": Files,
 }
-"""name -> task class, the names that configs and :func:`make_task` use."""
+"""name -> task class: the names that a config's ``[task] name`` and :func:`make_task` use;
+:func:`register` adds your own."""
 
 
 def make_task(name: str, **options: object) -> Task:

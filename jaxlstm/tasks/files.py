@@ -47,7 +47,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from jaxlstm.tasks.base import Batch, as_rng, check_batch_size, check_choice, check_int, one_hot, valid_mask
+from jaxlstm.tasks.base import (Batch, as_rng, check_batch_size, check_choice, check_int, one_hot, valid_mask,
+                                within_tolerance)
 
 __all__ = ["FileDataError", "Files", "Sequences", "read_sequences", "resolve"]
 
@@ -79,6 +80,22 @@ class Sequences:
     columns: tuple[str, ...]
     source: str
     lines: tuple[int, ...] | None = None
+
+
+def normalised(values: list[np.ndarray], mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(xs, lengths)``: the ``(T_i, F)`` sequences normalised with ``mean`` and ``std`` (the
+    training split's), zero-padded into one time-major ``(T, B, F)`` float32 array."""
+    lengths = np.asarray([len(v) for v in values], np.int32)
+    xs = np.zeros((int(lengths.max(initial=0)), len(values), len(mean)), np.float32)
+    for b, v in enumerate(values):
+        xs[: len(v), b] = (v - mean) / std
+    return xs, lengths
+
+
+def _sequence_label(label):
+    """A sequence's one label, as a Python value: the label itself, or the first of an array of
+    per-step labels (which the data's reading checked are all equal)."""
+    return np.asarray(label).ravel()[0].item()
 
 
 def resolve(path: str) -> Path:
@@ -203,6 +220,8 @@ def _read_csv(file: Path, name: str, id_column: str, label_column: str, columns:
                             f"columns: {header}); expected the columns of task.columns. Hint: leave task.columns "
                             "empty to use every column but the id and the label.")
     where = [header.index(c) for c in features]
+    at_label = header.index(label_column) if has_labels else None
+    at_id = header.index(id_column) if id_column else None
     order: dict[str, list] = {}
     for line, row in enumerate(body, start=2):
         if len(row) != len(header):
@@ -216,13 +235,13 @@ def _read_csv(file: Path, name: str, id_column: str, label_column: str, columns:
                                 "expected a number.") from None
         label = None
         if has_labels:
-            text = row[header.index(label_column)].strip()
+            text = row[at_label].strip()
             if not _is_int(text):
                 raise FileDataError(f"data file {name!r}, line {line}, column {label_column!r}: {text!r}; expected "
                                     "an integer class label. Hint: for regression leave the labels out and use "
                                     "target = 'forecast'.")
             label = int(float(text))
-        order.setdefault(row[header.index(id_column)] if id_column else "", []).append((x, label, line))
+        order.setdefault(row[at_id] if at_id is not None else "", []).append((x, label, line))
     values = tuple(np.asarray([x for x, _, _ in steps], np.float32).reshape(len(steps), len(features))
                    for steps in order.values())
     labels = tuple(np.asarray([label for _, label, _ in steps]) for steps in order.values()) if has_labels else None
@@ -409,7 +428,7 @@ class Files:
                         raise FileDataError(f"data file {part.source!r}{place}: the labels {values.tolist()}; expected "
                                             "one label per sequence for target='sequence'. Hint: target = 'step' "
                                             "for a label at every step.")
-            labels = [np.asarray(label).ravel()[0].item() for label in labels]
+            labels = [_sequence_label(label) for label in labels]
         return tuple(sorted({label for label in labels}, key=lambda v: (str(type(v)), v)))
 
     def fitted(self) -> dict:
@@ -467,18 +486,15 @@ class Files:
         where each series' tail starts)."""
         d, B = self._data, len(values)
         extras = [None] * B if extras is None else extras
-        T = max((len(v) for v in values), default=0)
-        lengths = np.asarray([len(v) for v in values], np.int32)
-        xs = np.zeros((T, B, self.input_size), np.float32)
-        for b, v in enumerate(values):
-            xs[: len(v), b] = (v - d["mean"]) / d["std"]
+        xs, lengths = normalised(values, d["mean"], d["std"])
+        T = len(xs)
         valid = valid_mask(lengths, T)
         if self.target == "forecast":
             targets = np.zeros((T, B, self.output_size), np.float32)
             weights = np.zeros((T, B), np.float32)
             cols = d["forecast"]
             for b, v in enumerate(values):
-                normal = (v - d["mean"]) / d["std"]
+                normal = xs[: len(v), b]
                 first = 0 if extras[b] is None else max(extras[b] - 1, 0)  # forecasts of the tail only
                 count = len(v) - self.horizon  # the steps whose next horizon values are all known
                 if count > first:  # at step t, the values of steps t + 1 .. t + horizon, step by step
@@ -491,8 +507,7 @@ class Files:
         weights = np.zeros((T, B), np.float32)
         for b, label in enumerate(extras):
             if self.target == "sequence":
-                label = np.asarray(label).ravel()[0].item() if isinstance(label, np.ndarray) else label
-                ids[:, b] = index[label]
+                ids[:, b] = index[_sequence_label(label)]
                 if lengths[b]:
                     weights[lengths[b] - 1, b] = 1.0
             else:
@@ -503,10 +518,7 @@ class Files:
     def correct(self, predictions: Array, batch: Batch) -> Array:
         """Per sequence: the class at its last step (``"sequence"``), every step's class
         (``"step"``), or every forecast within ``tolerance`` (``"forecast"``)."""
-        predictions = jnp.asarray(predictions)
-        targets, weights = jnp.asarray(batch.targets), jnp.asarray(batch.weights) > 0
         if self.target == "forecast":
-            ok = jnp.all(jnp.abs(predictions - targets) < self.tolerance, axis=-1)
-        else:
-            ok = jnp.argmax(predictions, axis=-1) == jnp.argmax(targets, axis=-1)
-        return jnp.all(ok | ~weights, axis=0)
+            return jnp.all(within_tolerance(predictions, batch, self.tolerance), axis=0)
+        ok = jnp.argmax(jnp.asarray(predictions), axis=-1) == jnp.argmax(jnp.asarray(batch.targets), axis=-1)
+        return jnp.all(ok | ~(jnp.asarray(batch.weights) > 0), axis=0)

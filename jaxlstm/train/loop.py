@@ -462,7 +462,7 @@ def _report(parts: _Parts, state: TrainState, workdir: Path, summary: dict, star
     solved_at = [next((r["step"] for r in evals if r["solved"][s]), None) for s in range(config.train.seeds)]
     table = report.summary_table(final, seeds, solved_at)
     skipped = np.sum([r["skipped"] for r in records if r["kind"] == "train"], axis=0, dtype=int)
-    times = {k: summary[k] for k in ("wall_seconds", "compile_seconds", "train_seconds", "steps_per_second")}
+    times = {k: v for k, v in summary.items() if k != "step"}  # the wall time and the _Timing
     summary = {"step": summary["step"], "seeds": seeds, "solved_fraction": float(np.mean(final["solved"])),
                "hidden_size": parts.model.hidden_size, "param_count": parts.model.param_count,
                **times, "solved_at": solved_at,

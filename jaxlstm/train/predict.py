@@ -19,11 +19,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm.tasks.files import read_sequences
+from jaxlstm.tasks.files import Files, normalised, read_sequences
 from jaxlstm.train.config import ConfigError
 from jaxlstm.train.model import predictions as activate
 from jaxlstm.train.report import DATA_FILE
-from jaxlstm.train.restore import load_params
+from jaxlstm.train.restore import load_params, one_network
 
 __all__ = ["Predictions", "predict", "write_predictions"]
 
@@ -79,9 +79,8 @@ def predict(workdir: str | Path, sequences: str | Path | list, *, network: int =
     forecast = [columns.index(c) for c in fitted["forecast_columns"]]
     if isinstance(sequences, (str, Path)):
         config = json.loads((workdir / "config.json").read_text())["task"]
-        read = read_sequences(str(sequences), id_column=config.get("id_column", "id"),
-                              label_column=config.get("label_column", "label"), columns=tuple(columns)
-                              if str(sequences).endswith(".csv") else ())
+        read = read_sequences(str(sequences), id_column=config.get("id_column", Files.id_column),
+                              label_column=config.get("label_column", Files.label_column), columns=tuple(columns))
         values = list(read.values)
     else:
         values = [np.asarray(v, np.float32) for v in sequences]
@@ -92,16 +91,9 @@ def predict(workdir: str | Path, sequences: str | Path | list, *, network: int =
     outputs_size = len(fitted["classes"]) if target != "forecast" else fitted["horizon"] * len(forecast)
     sizes = _Sizes(len(columns), outputs_size, "linear" if target == "forecast" else "softmax")
     config, model, params = load_params(workdir, task=sizes)
-    if not 0 <= network < config.train.seeds:
-        raise ValueError(f"network must be in [0, {config.train.seeds}); got {network}: the run trained "
-                         f"{config.train.seeds} seeds.")
-    params = jax.tree.map(lambda a: a[network], params)
-    T = max((len(v) for v in values), default=0)
-    xs = np.zeros((T, len(values), len(columns)), np.float32)
-    for b, v in enumerate(values):
-        xs[: len(v), b] = (v - mean) / std
-    lengths = jnp.asarray([len(v) for v in values], jnp.int32)
-    logits, _ = jax.jit(lambda p, x, n: model.apply(p, x, seq_lengths=n))(params, jnp.asarray(xs), lengths)
+    params = one_network(config, params, network)
+    xs, lengths = normalised(values, mean, std)
+    logits, _ = jax.jit(lambda p, x, n: model.apply(p, x, seq_lengths=n))(params, jnp.asarray(xs), jnp.asarray(lengths))
     out = np.asarray(activate(logits, sizes.output))
     per_sequence = tuple(out[: len(v), b] for b, v in enumerate(values))
     classes = tuple(fitted["classes"])

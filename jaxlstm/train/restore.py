@@ -14,7 +14,16 @@ from jaxlstm.train.config import from_dict, from_json
 from jaxlstm.train.model import Model
 from jaxlstm.train.step import init_state, make_optimizer
 
-__all__ = ["load_params"]
+__all__ = ["load_params", "one_network"]
+
+
+def one_network(config, params, network: int):
+    """The params of network ``network`` (an index into the run's seeds, 0 for the first) of
+    ``params`` stacked over the run's seeds."""
+    if not 0 <= network < config.train.seeds:
+        raise ValueError(f"network must be in [0, {config.train.seeds}); got {network}: the run trained "
+                         f"{config.train.seeds} seeds.")
+    return jax.tree.map(lambda a: a[network], params)
 
 
 def load_params(workdir: str | Path, task=None):

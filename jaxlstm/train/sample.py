@@ -10,7 +10,7 @@ import numpy as np
 
 from jaxlstm.tasks import TextTask
 from jaxlstm.train.config import ConfigError
-from jaxlstm.train.restore import load_params
+from jaxlstm.train.restore import load_params, one_network
 
 __all__ = ["sample_text"]
 
@@ -32,15 +32,12 @@ def sample_text(workdir: str | Path, *, length: int = 400, prime: str = "\n", te
     if not isinstance(task, TextTask):
         raise ConfigError(f"sample needs a run of the task 'text'; the run in {workdir} trained "
                           f"{config.task.name!r}. Hint: jaxlstm run experiments/text.toml first.")
-    if not 0 <= network < config.train.seeds:
-        raise ValueError(f"network must be in [0, {config.train.seeds}); got {network}: the run "
-                         f"trained {config.train.seeds} seeds.")
+    params = one_network(config, params, network)
     if not temperature > 0:
         raise ValueError(f"temperature must be positive; got {temperature}. Hint: 1.0 samples the "
                          "model's own distribution.")
     if not prime:
         raise ValueError("prime must hold at least one character; got ''. Hint: prime='\\n'.")
-    params = jax.tree.map(lambda a: a[network], params)
     ids = task.encode(prime)
     one_hot = lambda i: jax.nn.one_hot(i, task.input_size, dtype=model.dtype)
 
