@@ -558,10 +558,11 @@ def kernel_refusal(impl: str) -> Callable[[str], NoReturn]:
 
 
 def check_kernel_call(impl: str, params: LSTMParams, xs: Array, *, noise: bool, unroll: object, remat: str,
-                      shapes_from: str) -> None:
+                      shapes_from: str) -> Callable[[str], NoReturn]:
     """What every fixed kernel refuses: other cells than the standard one, recurrent dropout and
     zoneout, other ``unroll`` and ``remat`` than the defaults (it keeps its own loop and saved
-    activations), and symbolic shapes (``shapes_from`` says what it sizes from them)."""
+    activations), and symbolic shapes (``shapes_from`` says what it sizes from them). Returns
+    the ``impl``'s :func:`kernel_refusal`, for the kernel's own checks."""
     refuse = kernel_refusal(impl)
     other = next((cell.variant for layer in params.layers for cell in layer if not cell.variant.is_vanilla), None)
     if other is not None:
@@ -572,3 +573,4 @@ def check_kernel_call(impl: str, params: LSTMParams, xs: Array, *, noise: bool, 
         refuse(f"keeps its own loop and saved activations; got unroll={unroll!r}, remat={remat!r} (pass the defaults)")
     if not all(isinstance(d, int) for d in xs.shape):
         refuse(f"needs static shapes ({shapes_from}); got xs of shape {xs.shape}")
+    return refuse

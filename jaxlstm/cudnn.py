@@ -48,9 +48,8 @@ its forward and backward cuDNN custom calls (targets of jaxlib's ``gpu_rnn``).""
 def check(params: LSTMParams, xs: Array, *, resets: object, noise: bool, unroll: object, remat: str,
           how: Matmul) -> None:
     """Refuse, at trace time, every call that cuDNN's kernel cannot compute."""
-    refuse = _validate.kernel_refusal("cudnn")
-    _validate.check_kernel_call("cudnn", params, xs, noise=noise, unroll=unroll, remat=remat,
-                                shapes_from="cuDNN sizes its workspace from batch and time")
+    refuse = _validate.check_kernel_call("cudnn", params, xs, noise=noise, unroll=unroll, remat=remat,
+                                        shapes_from="cuDNN sizes its workspace from batch and time")
     dtypes = sorted({str(cell.V.dtype) for layer in params.layers for cell in layer} | {str(xs.dtype)})
     if dtypes != ["float32"]:
         refuse(f"runs float32 only (jax.experimental.rnn); got params and xs of {', '.join(dtypes)}")

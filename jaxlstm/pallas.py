@@ -57,9 +57,8 @@ RESIDENT_BYTES = 64 * 2**10
 def check(params: LSTMParams, xs: Array, *, noise: bool, unroll: object, remat: str) -> None:
     """Refuse, at trace time, every call that the kernels cannot compute (every matmul dtype
     and precision lowers)."""
-    refuse = _validate.kernel_refusal("pallas")
-    _validate.check_kernel_call("pallas", params, xs, noise=noise, unroll=unroll, remat=remat,
-                                shapes_from=f"its grid is the batch in tiles of {TILE}")
+    refuse = _validate.check_kernel_call("pallas", params, xs, noise=noise, unroll=unroll, remat=remat,
+                                        shapes_from=f"its grid is the batch in tiles of {TILE}")
     cells = [cell for layer in params.layers for cell in layer]
     dtypes = sorted({str(cell.V.dtype) for cell in cells} | {str(xs.dtype)})
     if dtypes != ["float32"]:
@@ -96,7 +95,7 @@ def forward(xw: Array, U: Array, h0: Array, c0: Array, mask: Array | None, reset
     if T == 0 or B == 0:
         return (jnp.zeros((T, B, H), xw.dtype),) * 2 + (jnp.zeros((T, B, 4 * H), xw.dtype) if save else None, h0, c0)
     Hp, Bp = _padded_hidden(H), _round_up(B, TILE)
-    state = lambda a: _pad(_pad(a, -1, Hp), -2, Bp)
+    state = functools.partial(_pad_state, Hp=Hp, Bp=Bp)
     inputs = [_pad(_pad_gates(xw, Hp), 1, Bp), _pad(_pad_gates(U, Hp), 0, Hp), state(h0), state(c0), _steps(mask, T, B, Bp)]
     if resets is not None:
         inputs += [_steps(resets, T, B, Bp), state(init[0]), state(init[1])]
@@ -136,10 +135,10 @@ def backward(gates: Array, cs: Array, cs_prev: Array, U_T: Array, dys: Array, ma
         d_init = None if resets is None else (jnp.zeros_like(dh), jnp.zeros_like(dc))
         return jnp.zeros((T, B, 4 * H), cs.dtype), dh, dc, d_init
     Hp, Bp = _padded_hidden(H), _round_up(B, TILE)
-    per_step = lambda a: _pad(_pad(a, -1, Hp), 1, Bp)
+    state = functools.partial(_pad_state, Hp=Hp, Bp=Bp)
     U_T = _pad(_pad_gates(U_T.T, Hp), 0, Hp).T
-    inputs = [_pad(_pad_gates(gates, Hp), 1, Bp), per_step(cs), per_step(cs_prev), per_step(dys), U_T,
-              _steps(mask, T, B, Bp), _pad(_pad(dh, -1, Hp), 0, Bp), _pad(_pad(dc, -1, Hp), 0, Bp)]
+    inputs = [_pad(_pad_gates(gates, Hp), 1, Bp), state(cs), state(cs_prev), state(dys), U_T,
+              _steps(mask, T, B, Bp), state(dh), state(dc)]
     if resets is not None:
         inputs.append(_steps(resets, T, B, Bp))
     shapes = [jax.ShapeDtypeStruct(s, cs.dtype) for s in [(T, Bp, 4 * Hp)] + [(Bp, Hp)] * (4 if resets is not None else 2)]
@@ -283,6 +282,11 @@ def _pad(a: Array, axis: int, size: int) -> Array:
     widths = [(0, 0)] * a.ndim
     widths[axis] = (0, size - a.shape[axis])
     return jnp.pad(a, widths)
+
+
+def _pad_state(a: Array, *, Hp: int, Bp: int) -> Array:
+    """A state ``(B, H)``, or one per step ``(T, B, H)``, padded to ``Hp`` units and ``Bp`` rows."""
+    return _pad(_pad(a, -1, Hp), -2, Bp)
 
 
 def _pad_gates(a: Array, Hp: int) -> Array:
